@@ -1,0 +1,1 @@
+"""AlphaLoop risk."""
