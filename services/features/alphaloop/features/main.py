@@ -1,0 +1,23 @@
+"""``alphaloop serve features``: build the features service's gRPC server from its settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alphaloop.common.rpc import ServiceServer
+from alphaloop.common.settings import load_settings
+from alphaloop.features.api import FeaturesApi
+from alphaloop.features.config import Settings
+
+#: RPCs that require the bearer token (none of this service's RPCs changes trading state).
+PRIVILEGED: frozenset[str] = frozenset()
+
+
+def load(**overrides: Any) -> Settings:
+    """Settings from the environment (ALPHALOOP_FEATURES_*), with explicit overrides."""
+    return load_settings(Settings, **overrides)
+
+
+def build(settings: Settings | None = None) -> ServiceServer:
+    settings = settings or load()
+    return ServiceServer("features", settings, FeaturesApi(settings).register, PRIVILEGED)
