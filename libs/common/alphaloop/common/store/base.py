@@ -152,9 +152,12 @@ def _to_arrow_column(series: pd.Series, logical: str, field: str) -> pa.Array:
         if logical == "text":
             if pd.api.types.is_string_dtype(series.dtype) and series.dtype != object:
                 return pa.Array.from_pandas(series.astype(object), type=pa.string())
-            values = [None if _is_missing(v) else v if isinstance(v, str) else str(v)
-                      for v in series.tolist()]
-            return pa.array(values, type=pa.string())
+            try:  # the common case, all str / None / NaN, converted in C++
+                return pa.array(series, type=pa.string(), from_pandas=True)
+            except (pa.ArrowTypeError, pa.ArrowInvalid):
+                values = [None if _is_missing(v) else v if isinstance(v, str) else str(v)
+                          for v in series.tolist()]
+                return pa.array(values, type=pa.string())
         if logical == "json":
             return pa.array([_json_text(v, field) for v in series.tolist()], type=pa.string())
     except InvalidInputError:
