@@ -13,7 +13,7 @@ COMMANDS = ["serve", "run", "hydrate", "status", "settings"]
 def _cli(*args, env=None, timeout=120):
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ALPHALOOP_")}
     return subprocess.run([EXE, *args], env={**clean, **(env or {})}, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, check=False)
 
 
 def test_top_level_help_lists_every_command():

@@ -27,7 +27,7 @@ def _run(tmp_path):
     exe = os.path.join(os.path.dirname(sys.executable), "alphaloop")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALPHALOOP_")}
     return subprocess.run([exe, "run", "--state-dir", str(tmp_path / "state")], env=env,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_run_hydrates_bundled_data_and_quarantines_bad_rows(tmp_path):

@@ -6,7 +6,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import grpc
 import pytest
@@ -70,22 +69,21 @@ def test_metrics_endpoint_counts_rpcs(start_service):
     import urllib.request
 
     server = start_service("risk")
-    with make_channel(f"127.0.0.1:{server.port}") as channel:
-        with pytest.raises(grpc.RpcError):
-            risk_service_pb2_grpc.RiskServiceStub(channel).GetStatus(
-                risk_service_pb2.GetStatusRequest()
-            )
+    with make_channel(f"127.0.0.1:{server.port}") as channel, pytest.raises(grpc.RpcError):
+        risk_service_pb2_grpc.RiskServiceStub(channel).GetStatus(
+            risk_service_pb2.GetStatusRequest()
+        )
     text = urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=5).read()
     assert b'alphaloop_grpc_requests_total{code="UNIMPLEMENTED",method="GetStatus",service="risk"}' in text
 
 
 def test_unbuilt_rpc_answers_unimplemented(start_service):
     server = start_service("risk")
-    with make_channel(f"127.0.0.1:{server.port}") as channel:
-        with pytest.raises(grpc.RpcError) as err:
-            risk_service_pb2_grpc.RiskServiceStub(channel).GetStatus(
-                risk_service_pb2.GetStatusRequest()
-            )
+    with make_channel(f"127.0.0.1:{server.port}") as channel, \
+            pytest.raises(grpc.RpcError) as err:
+        risk_service_pb2_grpc.RiskServiceStub(channel).GetStatus(
+            risk_service_pb2.GetStatusRequest()
+        )
     assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
@@ -128,9 +126,11 @@ def test_privileged_rpc_is_refused_when_no_token_is_configured(start_service):
 
 def test_unprivileged_rpc_needs_no_token(start_service):
     server = start_service("risk", auth_token="right-token")
-    with make_channel(f"127.0.0.1:{server.port}") as channel:
-        with pytest.raises(grpc.RpcError) as err:
-            risk_service_pb2_grpc.RiskServiceStub(channel).CheckOrder(risk_service_pb2.CheckOrderRequest())
+    with make_channel(f"127.0.0.1:{server.port}") as channel, \
+            pytest.raises(grpc.RpcError) as err:
+        risk_service_pb2_grpc.RiskServiceStub(channel).CheckOrder(
+            risk_service_pb2.CheckOrderRequest()
+        )
     assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
@@ -211,7 +211,7 @@ def test_serve_command_stops_cleanly_on_sigterm(tmp_path):
 )
 def test_serve_with_bad_settings_fails_at_start_up_with_one_clear_line(env, needle):
     proc = _alphaloop("serve", "risk", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out, err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert needle in err
     assert "Traceback" not in err

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -7,7 +7,7 @@ from alphaloop.common.clock import Clock, LiveClock, SimulatedClock
 
 
 def test_simulated_clock_moves_only_when_told():
-    start = datetime(2010, 1, 4, 14, 30, tzinfo=timezone.utc)
+    start = datetime(2010, 1, 4, 14, 30, tzinfo=UTC)
     clock = SimulatedClock(start)
     assert clock.now() == start
     clock.sleep(90)
@@ -17,9 +17,9 @@ def test_simulated_clock_moves_only_when_told():
 
 
 def test_simulated_clock_refuses_to_go_backwards_or_be_naive():
-    clock = SimulatedClock(datetime(2010, 1, 4, tzinfo=timezone.utc))
+    clock = SimulatedClock(datetime(2010, 1, 4, tzinfo=UTC))
     with pytest.raises(ValueError):
-        clock.set(datetime(2009, 1, 1, tzinfo=timezone.utc))
+        clock.set(datetime(2009, 1, 1, tzinfo=UTC))
     with pytest.raises(ValueError):
         SimulatedClock(datetime(2010, 1, 4))
 

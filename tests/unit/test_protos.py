@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from alphaloop.v1 import (
     execution_service_pb2,
     executions_pb2,
@@ -21,7 +23,6 @@ from alphaloop.v1 import (
     orders_pb2,
     risk_service_pb2,
 )
-from google.protobuf.timestamp_pb2 import Timestamp
 
 REPO = Path(__file__).resolve().parents[2]
 GEN = REPO / "scripts" / "gen_protos.py"

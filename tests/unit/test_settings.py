@@ -2,9 +2,9 @@
 
 import pytest
 
+from alphaloop.cli.app import service_module
 from alphaloop.common.errors import SettingsError
 from alphaloop.common.settings import SERVICES
-from alphaloop.cli.app import service_module
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import importlib
-import traceback
 import os
 import sys
+import traceback
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -47,10 +47,10 @@ def _root(
 def serve(
     service: Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}.")],
     port: Annotated[
-        Optional[int], typer.Option(help="gRPC port (overrides ALPHALOOP_<SERVICE>_GRPC_PORT).")
+        int | None, typer.Option(help="gRPC port (overrides ALPHALOOP_<SERVICE>_GRPC_PORT).")
     ] = None,
     metrics_port: Annotated[
-        Optional[int], typer.Option(help="Prometheus port (overrides _METRICS_PORT).")
+        int | None, typer.Option(help="Prometheus port (overrides _METRICS_PORT).")
     ] = None,
 ) -> None:
     """Start one service's gRPC server (health, reflection, /metrics); stops cleanly on SIGTERM."""

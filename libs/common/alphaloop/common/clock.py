@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 
@@ -29,7 +29,7 @@ class LiveClock:
     """Wall-clock time. The only place in AlphaLoop that reads the system clock."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     def timestamp_ns(self) -> int:
         return time.time_ns()
@@ -50,10 +50,10 @@ class SimulatedClock:
     """
 
     def __init__(self, start: datetime | None = None) -> None:
-        start = start or datetime(2000, 1, 1, tzinfo=timezone.utc)
+        start = start or datetime(2000, 1, 1, tzinfo=UTC)
         if start.tzinfo is None:
             raise ValueError("SimulatedClock start must be timezone-aware")
-        self._now = start.astimezone(timezone.utc)
+        self._now = start.astimezone(UTC)
         self._lock = threading.Lock()
 
     def now(self) -> datetime:
@@ -62,7 +62,7 @@ class SimulatedClock:
 
     def timestamp_ns(self) -> int:
         now = self.now()
-        epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
         delta = now - epoch
         return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
 
@@ -84,7 +84,7 @@ class SimulatedClock:
         if when.tzinfo is None:
             raise ValueError("time must be timezone-aware")
         with self._lock:
-            when = when.astimezone(timezone.utc)
+            when = when.astimezone(UTC)
             if when < self._now:
                 raise ValueError("a clock cannot go backwards")
             self._now = when

@@ -98,7 +98,7 @@ class ServiceSettings(BaseSettings):
         return v
 
     @model_validator(mode="after")
-    def _urls_match_backends(self) -> "ServiceSettings":
+    def _urls_match_backends(self) -> ServiceSettings:
         if self.bus_backend == "redis":
             _check_url(self.bus_url or "redis://127.0.0.1:6379/0", ("redis", "rediss"), "bus_url")
         elif self.bus_backend == "kafka":

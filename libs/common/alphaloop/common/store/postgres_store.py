@@ -24,9 +24,8 @@ from typing import Any
 
 import psycopg
 import pyarrow as pa
-from psycopg import conninfo
-
 import pyarrow.csv as pa_csv
+from psycopg import conninfo
 
 from alphaloop.common.clock import Clock
 from alphaloop.common.errors import UnavailableError
