@@ -51,7 +51,7 @@ class BytetheorySource(BarSource):
     def symbols(self) -> pd.DataFrame:
         """Every symbol with bars, with name/sector/industry where SP_500.xml has them."""
         traded = pd.DataFrame({"symbol": sorted(_load_file(self.package)["symbol"].unique())})
-        info = self.sectors()
+        info = self.sectors().drop_duplicates("symbol")
         out = traded.merge(info, on="symbol", how="left").fillna("")
         return out[SYMBOL_COLUMNS]
 
