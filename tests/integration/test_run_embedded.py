@@ -1,5 +1,5 @@
 """`alphaloop run` on embedded defaults hydrates the bundled real data, quarantines the bad
-rows with their rule, and re-running stores nothing twice."""
+rows with their rule (nothing dropped silently), and re-running stores nothing twice."""
 
 import csv
 import io
@@ -40,15 +40,28 @@ def test_run_hydrates_bundled_data_and_quarantines_bad_rows(tmp_path):
     quarantined = db.execute(
         "select count(*) from quarantined_bars where rule = 'high_low_bracket'"
     ).fetchone()[0]
+    distinct_bad = db.execute(
+        "select count(*) from (select distinct symbol, ts from quarantined_bars)"
+    ).fetchone()[0]
+    splits = db.execute(
+        "select symbol, strftime(ts, '%Y-%m-%d') from quarantined_bars where rule = 'spike' "
+        "and symbol in ('DHR', 'ESRX', 'GIS') order by symbol"
+    ).fetchall()
+    other_rules = {r[0] for r in db.execute("select distinct rule from quarantined_bars").fetchall()}
+    quarantine_rows = db.execute("select count(*) from quarantined_bars").fetchone()[0]
     db.close()
-    assert stored == (total - bad, symbols)
     assert quarantined == bad
-    assert f"{total - bad:,}" in first.stdout and "high_low_bracket" in first.stdout
+    # Every row is stored as good or quarantined with a reason: nothing is silently dropped.
+    assert stored == (total - distinct_bad, symbols)
+    # Beyond the 78 rows the file carries unadjusted 2-for-1 splits (June 2010), caught as spikes.
+    assert splits == [("DHR", "2010-06-14"), ("ESRX", "2010-06-08"), ("GIS", "2010-06-09")]
+    assert other_rules == {"high_low_bracket", "spike"}
+    assert f"{stored[0]:,}" in first.stdout and "high_low_bracket" in first.stdout
 
     second = _run(tmp_path)
     assert second.returncode == 0, second.stderr
     db = duckdb.connect(str(tmp_path / "state" / "alphaloop.duckdb"), read_only=True)
-    assert db.execute("select count(*) from bars").fetchone()[0] == total - bad
-    assert db.execute("select count(*) from quarantined_bars").fetchone()[0] == bad
+    assert db.execute("select count(*) from bars").fetchone()[0] == stored[0]
+    assert db.execute("select count(*) from quarantined_bars").fetchone()[0] == quarantine_rows
     db.close()
     assert "new bars this run" in second.stdout

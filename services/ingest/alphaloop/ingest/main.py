@@ -18,6 +18,8 @@ def load(**overrides: Any) -> Settings:
     return load_settings(Settings, **overrides)
 
 
-def build(settings: Settings | None = None) -> ServiceServer:
+def build(settings: Settings | None = None, **deps: Any) -> ServiceServer:
+    """The ingest gRPC server. ``deps``: ``store``, ``bus``, ``clock`` to inject into the API
+    (otherwise the store and bus are opened from settings on first use)."""
     settings = settings or load()
-    return ServiceServer("ingest", settings, IngestApi(settings).register, PRIVILEGED)
+    return ServiceServer("ingest", settings, IngestApi(settings, **deps).register, PRIVILEGED)

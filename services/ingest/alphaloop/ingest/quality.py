@@ -446,7 +446,7 @@ def report_table(report: pd.DataFrame, top: int = 10, title: str = "quality repo
         table.add_row(str(symbol), *(f"{int(row[r]):,}" for r in rules), f"{int(row['_bars']):,}")
     table.add_section()
     table.add_row(
-        f"all {len(wide):,} symbols", *(f"{int(wide[r].sum()):,}" for r in rules),
+        f"{len(wide):,} symbols", *(f"{int(wide[r].sum()):,}" for r in rules),
         f"{int(wide['_bars'].sum()):,}", style="bold",
     )
     return table
