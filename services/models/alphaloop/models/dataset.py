@@ -1,0 +1,316 @@
+"""Point-in-time training sets from bars: features (``alphaloop.features.compute``) at each event
+bar, triple-barrier labels from the bars after it (AFML ch. 3), label end times ``t1`` for purged
+CV, and sample-uniqueness weights (AFML ch. 4); then a time-based train/test split purged of
+labels that reach into the test period.
+
+Pooled (the default): every symbol's events stacked in one frame sorted by (event time, symbol),
+with the symbol-level features a cross-sectional model needs (the sector code here; the
+``cs_rank_*`` / ``cs_z_*`` cross-sectional features come from the feature library). Per-symbol
+models read the same frame one symbol at a time (:meth:`TrainingSet.by_symbol`).
+
+Nothing is filled. An event whose label is not known by the end of its symbol's data is
+dropped; with ``drop_truncated`` (default) so is every event whose vertical barrier lies past
+the data end, even if it touched a horizontal barrier before: keeping only those early touches
+near the end of the data would over-represent large moves in the newest labels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from alphaloop.common.errors import InvalidInputError
+
+#: Columns of :attr:`TrainingSet.frame` that are not features.
+META_COLUMNS = ("symbol", "t0", "t1", "label", "ret", "barrier", "trgt", "y", "weight")
+SECTOR_FEATURE = "sector_code"
+
+
+class LabelSettings(BaseModel):
+    """Triple-barrier label settings (see ``alphaloop.models.labels.triple_barrier``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pt_sl: tuple[float, float] = Field((1.0, 1.0), description="Profit-taking and stop-loss "
+                                       "barriers as multiples of the volatility at the event.")
+    vertical_bars: int = Field(10, ge=1, description="Bars from the event to the vertical barrier.")
+    vol_span: int = Field(20, ge=2, description="EWM span of the daily volatility.")
+    min_ret: float = Field(0.0, ge=0.0, description="Skip events whose volatility is at or below.")
+    drop_truncated: bool = Field(True, description="Drop events whose vertical barrier is past "
+                                 "the data end even when a horizontal barrier was touched.")
+    relative_to: Literal["none", "universe"] = Field(
+        "none", description="none: label the symbol's own price path; universe: label its path "
+        "relative to the equal-weighted universe index (close / index), so 'up' means "
+        "'beat the universe', the target of a cross-sectional model.")
+
+
+class DatasetSettings(BaseModel):
+    """How events are chosen and which symbol-level features are added."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    events: Literal["all", "cusum"] = Field("all", description="all: every bar after warm-up; "
+                                            "cusum: the symmetric CUSUM filter (AFML 2.5.2.1).")
+    cusum_threshold: float = Field(1.0, gt=0, description="CUSUM threshold as a multiple of the "
+                                   "symbol's daily volatility at that bar (causal).")
+    warmup_bars: int | Literal["auto"] = Field("auto", description="Bars per symbol before the "
+                                               "first event; auto: the largest warm-up of the "
+                                               "chosen features, capped at max_warmup_bars.")
+    max_warmup_bars: int = Field(63, ge=0)
+    sector_feature: bool = Field(True, description="Add sector_code when sectors are given.")
+    weights: Literal["uniqueness", "return", "none"] = Field(
+        "uniqueness", description="Sample weights: average uniqueness (AFML 4.2), "
+                                  "return attribution (AFML 4.10) or none (all 1).")
+
+    @field_validator("warmup_bars")
+    @classmethod
+    def _non_negative(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and v < 0:
+            raise ValueError("warmup_bars must be >= 0 or 'auto'")
+        return v
+
+
+@dataclass(frozen=True)
+class SplitInfo:
+    """Where the time split fell. ``train_end`` is the last label end of a training row;
+    rows whose labels straddle ``test_start`` were purged (``n_purged``)."""
+
+    train_start: pd.Timestamp
+    train_end: pd.Timestamp
+    test_start: pd.Timestamp
+    test_end: pd.Timestamp
+    n_train: int
+    n_test: int
+    n_purged: int
+    test_fraction: float
+
+    def as_dict(self) -> dict[str, str | int | float]:
+        return {k: (v.isoformat() if isinstance(v, pd.Timestamp) else v)
+                for k, v in self.__dict__.items()}
+
+
+@dataclass
+class TrainingSet:
+    """Labelled events: ``frame`` has the :data:`META_COLUMNS` and one column per feature, one
+    row per (symbol, event time), sorted by (t0, symbol), with a fresh RangeIndex."""
+
+    frame: pd.DataFrame
+    feature_names: list[str]
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def X(self) -> pd.DataFrame:
+        return self.frame[self.feature_names]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.frame["y"].to_numpy(dtype=np.int64)
+
+    @property
+    def weight(self) -> np.ndarray:
+        return self.frame["weight"].to_numpy(dtype=np.float64)
+
+    @property
+    def t1(self) -> pd.Series:
+        """Label end by label start, in row order: the ``t1`` argument of purged CV."""
+        return pd.Series(self.frame["t1"].array, index=pd.DatetimeIndex(self.frame["t0"]),
+                         name="t1")
+
+    @property
+    def symbols(self) -> list[str]:
+        return sorted(self.frame["symbol"].unique().tolist())
+
+    def subset(self, mask: np.ndarray | pd.Series) -> TrainingSet:
+        return TrainingSet(self.frame[np.asarray(mask)].reset_index(drop=True),
+                           list(self.feature_names))
+
+    def by_symbol(self) -> Iterator[tuple[str, TrainingSet]]:
+        symbols = self.frame["symbol"].to_numpy()
+        for symbol in self.symbols:
+            yield symbol, self.subset(symbols == symbol)
+
+    def split(self, test_fraction: float) -> tuple[TrainingSet, TrainingSet, SplitInfo]:
+        """Hold out the last ``test_fraction`` of event dates as the test period; train on the
+        events whose labels end strictly before it starts (AFML's purge: a label that ends on
+        the test period's first bar shares that bar with the test labels)."""
+        if not 0.0 < test_fraction < 1.0:
+            raise InvalidInputError("test_fraction", f"must be in (0, 1), got {test_fraction}")
+        dates = pd.DatetimeIndex(self.frame["t0"]).unique().sort_values()
+        if len(dates) < 2:
+            raise InvalidInputError("bars", "need events on at least two dates to split")
+        n_test = min(max(1, math.ceil(len(dates) * test_fraction)), len(dates) - 1)
+        test_start = dates[-n_test]
+        is_test = (self.frame["t0"] >= test_start).to_numpy()
+        is_train = (self.frame["t1"] < test_start).to_numpy()
+        train, test = self.subset(is_train), self.subset(is_test)
+        if not len(train):
+            raise InvalidInputError("test_fraction", "no training events are left before the "
+                                                     "test period; lower test_fraction")
+        info = SplitInfo(
+            train_start=_ts(train.frame["t0"].min()), train_end=_ts(train.frame["t1"].max()),
+            test_start=_ts(test_start), test_end=_ts(test.frame["t1"].max()),
+            n_train=len(train), n_test=len(test), n_purged=int((~is_test & ~is_train).sum()),
+            test_fraction=float(test_fraction),
+        )
+        return train, test, info
+
+
+def build_training_set(
+    bars: pd.DataFrame,
+    features: Sequence[str] | Literal["all"] = "all",
+    labels: LabelSettings | None = None,
+    settings: DatasetSettings | None = None,
+    sectors: pd.DataFrame | Mapping[str, str] | None = None,
+    *,
+    threads: int | None = None,
+) -> TrainingSet:
+    """Features + triple-barrier labels + weights for every event of ``bars`` (columns symbol,
+    ts or timestamp, open, high, low, close, volume; clean them with the quality gate first).
+
+    ``sectors``: a frame with ``symbol`` and ``sector`` columns (e.g.
+    ``BytetheorySource().sectors()``) or a symbol -> sector mapping; adds ``sector_code``, the
+    sector's position in the sorted list of sector names (NaN when unknown).
+    """
+    from alphaloop.features import compute, describe
+    from alphaloop.models.labels import sample_weights_by_symbol, triple_barrier_by_symbol
+
+    labels = labels or LabelSettings()
+    settings = settings or DatasetSettings()
+    frame = _normalise_bars(bars)
+    names = None if features == "all" else list(features)
+    values = compute(frame, names, threads=threads)
+    feature_names = list(values.columns)
+    if not feature_names:
+        raise InvalidInputError("features", "no feature could be computed from these bars")
+
+    position, length = _positions(frame)
+    warmup = _warmup(settings, feature_names, describe())
+    eligible = position >= warmup
+    if labels.drop_truncated:
+        eligible &= position + labels.vertical_bars <= length - 1
+    frame["_event"] = eligible
+    if settings.events == "cusum":
+        frame["_event"] &= _cusum_events(frame, labels.vol_span, settings.cusum_threshold)
+
+    path = frame[["symbol", "ts", "close", "_event"]]
+    if labels.relative_to == "universe":
+        path = path.assign(close=frame["close"].to_numpy() / _universe_index(frame))
+    labelled = triple_barrier_by_symbol(
+        path, labels.pt_sl, labels.vertical_bars, span=labels.vol_span, min_ret=labels.min_ret,
+        event_column="_event")
+    if labelled.empty:
+        raise InvalidInputError("bars", "no labelled events: too few bars for the warm-up "
+                                        "and the vertical barrier")
+    weights = _weights(path, labelled, settings.weights, sample_weights_by_symbol)
+
+    out = labelled.reset_index().rename(columns={"ts": "t0"})
+    out["y"] = (out["label"].to_numpy() > 0).astype(np.int64)
+    out["weight"] = weights
+    keyed = pd.concat([frame[["symbol", "ts"]], values], axis=1).rename(columns={"ts": "t0"})
+    if sectors is not None and settings.sector_feature:
+        keyed[SECTOR_FEATURE] = _sector_codes(frame["symbol"], sectors)
+        feature_names.append(SECTOR_FEATURE)
+    out = out.merge(keyed, on=["symbol", "t0"], how="left", validate="one_to_one")
+    out["barrier"] = out["barrier"].astype(str)
+    out = out.sort_values(["t0", "symbol"], kind="mergesort", ignore_index=True)
+    return TrainingSet(out[[*META_COLUMNS, *feature_names]], feature_names)
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+def _normalise_bars(bars: pd.DataFrame) -> pd.DataFrame:
+    if "ts" not in bars.columns and "timestamp" in bars.columns:
+        bars = bars.rename(columns={"timestamp": "ts"})
+    missing = [c for c in ("symbol", "ts", "close") if c not in bars.columns]
+    if missing:
+        raise InvalidInputError("bars", f"missing columns: {', '.join(missing)}")
+    keep = [c for c in ("symbol", "ts", "open", "high", "low", "close", "volume", "vwap")
+            if c in bars.columns]
+    frame = bars[keep].copy()
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    frame["symbol"] = frame["symbol"].astype(str)
+    frame = frame.sort_values(["symbol", "ts"], kind="mergesort", ignore_index=True)
+    if frame.duplicated(["symbol", "ts"]).any():
+        raise InvalidInputError("bars", "duplicate (symbol, ts) rows")
+    return frame
+
+
+def _positions(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's bar number within its symbol, and its symbol's bar count."""
+    groups = frame.groupby("symbol", sort=False)
+    return groups.cumcount().to_numpy(), groups["ts"].transform("size").to_numpy()
+
+
+def _warmup(settings: DatasetSettings, names: list[str], specs) -> int:
+    if settings.warmup_bars != "auto":
+        return int(settings.warmup_bars)
+    by_name = {s.name: s.warmup for s in specs}
+    return min(max((by_name.get(n, 0) for n in names), default=0), settings.max_warmup_bars)
+
+
+def _universe_index(frame: pd.DataFrame) -> np.ndarray:
+    """The equal-weighted universe index at each row's date: ``I[d] = I[d-1] * (1 + mean of
+    the one-bar returns of the symbols trading on d and the bar before)``, ``I`` = 1 on the
+    first date. Only used for labels, which look ahead by construction."""
+    ret = frame.groupby("symbol", sort=False)["close"].pct_change()
+    daily = ret.groupby(frame["ts"]).mean().sort_index().fillna(0.0)
+    level = (1.0 + daily).cumprod()
+    return frame["ts"].map(level).to_numpy(dtype=np.float64)
+
+
+def _cusum_events(frame: pd.DataFrame, span: int, threshold: float) -> np.ndarray:
+    """Symmetric CUSUM filter on log returns (AFML snippet 2.4) with a causal threshold:
+    ``threshold`` times the symbol's EWM volatility at that bar."""
+    from alphaloop.models.labels import daily_volatility
+
+    out = np.zeros(len(frame), dtype=bool)
+    all_close = frame["close"].to_numpy(dtype=np.float64)
+    for rows in frame.groupby("symbol", sort=False).indices.values():
+        close = all_close[rows]
+        ts = frame["ts"].iloc[rows]
+        vol = daily_volatility(pd.Series(close, index=pd.DatetimeIndex(ts)), span).to_numpy()
+        log_ret = np.r_[0.0, np.diff(np.log(close))]
+        s_pos = s_neg = 0.0
+        for i in range(1, rows.shape[0]):
+            h = threshold * vol[i]
+            if not np.isfinite(h):
+                continue
+            s_pos = max(0.0, s_pos + log_ret[i])
+            s_neg = min(0.0, s_neg + log_ret[i])
+            if s_pos > h:
+                s_pos, out[rows[i]] = 0.0, True
+            elif s_neg < -h:
+                s_neg, out[rows[i]] = 0.0, True
+    return out
+
+
+def _weights(frame: pd.DataFrame, labelled: pd.DataFrame, kind: str, by_symbol) -> np.ndarray:
+    if kind == "none":
+        return np.ones(len(labelled))
+    table = by_symbol(frame[["symbol", "ts", "close"]], labelled)  # close: the labelled path
+    w = table["uniqueness" if kind == "uniqueness" else "return_weight"].to_numpy(np.float64)
+    mean = w.mean()
+    return w / mean if mean > 0 else np.ones(len(w))
+
+
+def _sector_codes(symbols: pd.Series, sectors: pd.DataFrame | Mapping[str, str]) -> np.ndarray:
+    if isinstance(sectors, pd.DataFrame):
+        mapping = dict(zip(sectors["symbol"].astype(str), sectors["sector"].astype(str)))
+    else:
+        mapping = {str(k): str(v) for k, v in sectors.items()}
+    names = sorted({v for v in mapping.values() if v})
+    code = {name: float(i) for i, name in enumerate(names)}
+    return symbols.map(lambda s: code.get(mapping.get(s, ""), np.nan)).to_numpy(np.float64)
+
+
+def _ts(value) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts

@@ -1,0 +1,117 @@
+"""The training configuration: one YAML file says which model, with which parameters, on
+which features and labels, validated how, calibrated how. The default lives in
+``services/models/configs/default.yaml``; :func:`load_config` reads it (or any other file)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from alphaloop.common.errors import InvalidInputError
+from alphaloop.models.dataset import DatasetSettings, LabelSettings
+from alphaloop.models.training.classifiers import MODEL_CLASSES
+
+#: services/models/configs/default.yaml, found from this file (editable install or source tree).
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[3] / "configs" / "default.yaml"
+
+
+class CVSettings(BaseModel):
+    """Purged k-fold on the training period (AFML 7.4)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_splits: int = Field(5, ge=2, description="Contiguous folds over time.")
+    embargo_pct: float = Field(0.01, ge=0.0, lt=1.0,
+                               description="Embargo after each test fold, share of samples.")
+
+
+class CalibrationSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: Literal["auto", "isotonic", "platt", "none"] = Field(
+        "auto", description="auto: the lowest cross-fitted Brier score on the OOF predictions.")
+    n_bins: int = Field(10, ge=2, le=100, description="Equal-width bins of ECE and the curve.")
+
+
+class TrainConfig(BaseModel):
+    """Everything that decides a trained model. Unknown keys are errors (typos fail loudly)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field("default", description="Name of this configuration (logged as a tag).")
+    model: Literal["lightgbm", "xgboost", "catboost", "ensemble"] = "lightgbm"
+    params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Parameters per model class (lightgbm, xgboost, "
+        "catboost); they override the built-in small defaults key by key.")
+    features: list[str] | Literal["all"] = Field("all", description="Feature names or 'all'.")
+    labels: LabelSettings = Field(default_factory=LabelSettings)
+    dataset: DatasetSettings = Field(default_factory=DatasetSettings)
+    cv: CVSettings = Field(default_factory=CVSettings)
+    calibration: CalibrationSettings = Field(default_factory=CalibrationSettings)
+    seed: int = Field(42, description="Seed of every model (and so of the whole run).")
+    threads: int = Field(2, ge=1, description="Threads per model fit.")
+    mode: Literal["pooled", "per_symbol"] = Field(
+        "pooled", description="pooled: one cross-sectional model; per_symbol: one per symbol.")
+    test_fraction: float = Field(0.2, gt=0.0, lt=1.0,
+                                 description="Last share of event dates held out as the test.")
+    min_symbol_events: int = Field(60, ge=2, description="per_symbol: symbols with fewer "
+                                   "training events get no model.")
+    registered_model: str | None = Field(
+        None, description="Model Registry name; default alphaloop-pooled / alphaloop-per-symbol.")
+
+    @field_validator("params")
+    @classmethod
+    def _known_classes(cls, v: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        unknown = set(v) - set(MODEL_CLASSES[:3])
+        if unknown:
+            raise ValueError(f"params for unknown model classes {sorted(unknown)}; "
+                             "use lightgbm, xgboost, catboost")
+        return v
+
+    @property
+    def registry_name(self) -> str:
+        return self.registered_model or f"alphaloop-{self.mode.replace('_', '-')}"
+
+    def digest(self) -> str:
+        """sha256 of the canonical JSON of this config (keys sorted): equal configs agree."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
+    def flat_params(self) -> dict[str, str]:
+        """Dotted ``key: value`` strings for experiment tracking (``labels.pt_sl: [1.0, 1.0]``)."""
+        out: dict[str, str] = {}
+
+        def walk(prefix: str, value: Any) -> None:
+            if isinstance(value, dict) and value:
+                for k in sorted(value):
+                    walk(f"{prefix}.{k}" if prefix else str(k), value[k])
+            else:
+                out[prefix] = str(value)
+
+        data = self.model_dump(mode="json")
+        if isinstance(data["features"], list):
+            data["features"] = f"{len(data['features'])} listed (see features.json)"
+        walk("", data)
+        return out
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> TrainConfig:
+    """Read a YAML training config (default: the shipped ``default.yaml``); ``overrides``
+    replace top-level keys (e.g. ``model="xgboost"``)."""
+    path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise InvalidInputError("config", f"cannot read {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise InvalidInputError("config", f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidInputError("config", f"{path}: expected a mapping at the top level")
+    data.update(overrides)
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInputError("config", f"{path}: {exc}") from exc
