@@ -3,7 +3,9 @@ Run ``alphaloop settings features`` for the full table with defaults."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
+
+from pydantic import Field
 
 from alphaloop.common.settings import ServiceSettings, service_config
 
@@ -13,3 +15,27 @@ class Settings(ServiceSettings):
 
     service: ClassVar[str] = "features"
     model_config = service_config("features")
+
+    stream: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Run the streaming engine (bars topic -> features topic) beside the gRPC "
+        "server: auto runs it on a Redis or Kafka bus only (on the in-process memory bus no "
+        "other process could publish bars).",
+    )
+    stream_group: str = Field(
+        "features", description="Consumer group of the streaming engine on the bars topic."
+    )
+    stream_universe: list[str] = Field(
+        default_factory=list,
+        description="Symbols the stream waits for before it completes a date (a date is "
+        "complete once each of them sent a bar at or after it); empty: a date is complete "
+        "when a bar with a later timestamp arrives.",
+    )
+    stream_features: list[str] = Field(
+        default_factory=list,
+        description="Features the stream publishes; empty means every feature.",
+    )
+    max_bars_per_request: int = Field(
+        2_000_000, ge=1,
+        description="Most bars one ComputeFeatures request may carry or select from the store.",
+    )
