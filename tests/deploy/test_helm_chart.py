@@ -537,3 +537,12 @@ def test_every_value_is_documented_in_place():
             stack.append((indent, parent + "[]"))
         comments = []
     assert undocumented == []
+
+
+def test_numba_cache_goes_to_the_writable_state_dir(train_docs):
+    # Kernels are @njit(cache=True); with a read-only root fs the cache must live elsewhere.
+    for doc in (d for d in train_docs if d["kind"] in ("Deployment", "CronJob")):
+        for container in all_containers(pod_spec(doc)):
+            env = env_of(container)
+            (state_dir,) = [v for k, v in env.items() if k.endswith("_STATE_DIR")]
+            assert env["NUMBA_CACHE_DIR"].startswith(state_dir)

@@ -134,6 +134,11 @@ database password as PGPASSWORD (libpq reads it), peer addresses from the peers'
 {{- end }}
 - name: {{ $p }}STATE_DIR
   value: {{ $v.stateDir | quote }}
+{{- /* numba caches compiled kernels next to the code by default: the root fs is read-only */}}
+- name: NUMBA_CACHE_DIR
+  value: {{ printf "%s/numba-cache" $v.stateDir | quote }}
+- name: MPLCONFIGDIR
+  value: "/tmp/matplotlib"
 - name: {{ $p }}LOG_FORMAT
   value: {{ $v.log.format | quote }}
 - name: {{ $p }}LOG_LEVEL
