@@ -1,13 +1,29 @@
-"""``alphaloop serve models``: build the models service's gRPC server from its settings."""
+"""``alphaloop serve models``: build the models service's gRPC server from its settings.
+
+Besides the gRPC surface the server runs the champion poll (``ModelServer``) and, with
+``stream_enabled``, the features -> signals stream. Health: the overall ``""`` status stays
+SERVING while the process works (liveness); ``alphaloop.v1.ModelService`` goes NOT_SERVING
+(readiness) when the served model is STALE/CRITICAL or the market data is stale, so the pod is
+taken out of rotation without being restarted. No model promoted yet is not a readiness
+failure: the service answers and Predict says FAILED_PRECONDITION.
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
+from alphaloop.common.bus import Bus, open_bus
 from alphaloop.common.rpc import ServiceServer
 from alphaloop.common.settings import load_settings
-from alphaloop.models.api import ModelsApi
+from alphaloop.models.api import SERVICE_NAME, ModelsApi
 from alphaloop.models.config import Settings
+from alphaloop.models.serving import ModelServer
+from alphaloop.models.stream import SignalStream
+
+log = logging.getLogger(__name__)
 
 #: RPCs that require the bearer token (none of this service's RPCs changes trading state).
 PRIVILEGED: frozenset[str] = frozenset()
@@ -18,6 +34,67 @@ def load(**overrides: Any) -> Settings:
     return load_settings(Settings, **overrides)
 
 
-def build(settings: Settings | None = None) -> ServiceServer:
+@dataclass
+class ModelsServiceServer(ServiceServer):
+    """The shared ServiceServer plus the champion poll, the stream and readiness."""
+
+    api: ModelsApi | None = field(default=None, repr=False)
+    bus: Bus | None = field(default=None, repr=False)
+    stream: SignalStream | None = field(default=None, repr=False)
+    _ready: bool | None = field(default=None, repr=False)
+    _stream_stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _stream_thread: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def model_server(self) -> ModelServer:
+        assert self.api is not None
+        return self.api.server
+
+    def start(self, *, grpc_port: int | None = None, metrics_port: int | None = None) -> int:
+        port = super().start(grpc_port=grpc_port, metrics_port=metrics_port)
+        self.model_server.on_health = self._on_health
+        self.model_server.start()
+        settings: Settings = self.settings  # type: ignore[assignment]
+        if settings.stream_enabled:
+            self._stream_stop.clear()
+            self._stream_thread = threading.Thread(target=self._run_stream, name="models-stream",
+                                                   daemon=True)
+            self._stream_thread.start()
+        return port
+
+    def _run_stream(self) -> None:
+        settings: Settings = self.settings  # type: ignore[assignment]
+        try:
+            if self.bus is None:
+                self.bus = open_bus(settings.bus_backend, settings.effective_bus_url)
+            self.stream = SignalStream(self.bus, self.model_server, strategy=settings.strategy,
+                                       group=settings.stream_group,
+                                       max_attempts=settings.bus_max_attempts)
+            self.stream.run(self._stream_stop)
+        except Exception:
+            log.exception("models stream stopped")
+
+    def _on_health(self, ready: bool, reason: str) -> None:
+        if ready == self._ready:
+            return
+        self._ready = ready
+        self.set_serving(ready, service=SERVICE_NAME)
+        (log.info if ready else log.warning)("readiness %s: %s",
+                                             "SERVING" if ready else "NOT_SERVING", reason)
+
+    def stop(self, grace: float | None = None) -> None:
+        self._stream_stop.set()
+        if self.api is not None:
+            self.model_server.stop()
+        if self._stream_thread is not None:
+            self._stream_thread.join(5)
+        if self.stream is not None:
+            self.stream.close()
+        super().stop(grace)
+
+
+def build(settings: Settings | None = None, *, bus: Bus | None = None,
+          api: ModelsApi | None = None) -> ModelsServiceServer:
     settings = settings or load()
-    return ServiceServer("models", settings, ModelsApi(settings).register, PRIVILEGED)
+    api = api or ModelsApi(settings)
+    return ModelsServiceServer("models", settings, api.register, PRIVILEGED, api=api, bus=bus)
