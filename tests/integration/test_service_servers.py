@@ -31,11 +31,12 @@ SERVICE_NAMES = {
 
 
 @pytest.fixture
-def start_service():
+def start_service(tmp_path):
     started: list[ServiceServer] = []
 
     def start(name: str, **overrides) -> ServiceServer:
         mod = service_module(name)
+        overrides.setdefault("state_dir", tmp_path / name)
         server = mod.build(mod.load(**overrides))
         server.start(grpc_port=0, metrics_port=0)
         started.append(server)
