@@ -7,7 +7,7 @@ import sys
 import pytest
 
 EXE = os.path.join(os.path.dirname(sys.executable), "alphaloop")
-COMMANDS = ["serve", "run", "hydrate", "status", "settings"]
+COMMANDS = ["serve", "run", "train", "grade", "hydrate", "status", "settings"]
 
 
 def _cli(*args, env=None, timeout=120):

@@ -26,7 +26,8 @@ def _expected_from_raw_file():
 def _run(tmp_path):
     exe = os.path.join(os.path.dirname(sys.executable), "alphaloop")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALPHALOOP_")}
-    return subprocess.run([exe, "run", "--state-dir", str(tmp_path / "state")], env=env,
+    return subprocess.run([exe, "run", "--state-dir", str(tmp_path / "state"),
+                           "--runs-dir", str(tmp_path / "runs")], env=env,
                           capture_output=True, text=True, timeout=300, check=False)
 
 

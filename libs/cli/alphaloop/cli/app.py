@@ -71,15 +71,71 @@ def serve(
 @app.command()
 def run(
     state_dir: Annotated[
-        Path, typer.Option(help="Folder for the embedded store and run reports.")
+        Path, typer.Option(help="Folder for the embedded store, MLflow and checkpoints.")
     ] = Path(".alphaloop"),
+    runs_dir: Annotated[
+        Path, typer.Option(help="Folder of run reports (runs/<timestamp>/report.json, .html).")
+    ] = Path("runs"),
+    config: Annotated[
+        Path | None, typer.Option(help="Training config YAML (default: the shipped one).")
+    ] = None,
 ) -> None:
-    """Run the main job on embedded defaults: hydrate the bundled real market data into the
-    embedded store and report what was loaded (later stages join as they land)."""
-    from alphaloop.ingest.jobs import run_embedded
+    """Run the whole overnight loop on embedded defaults and the bundled real data: hydrate ->
+    features -> labels -> purged-CV training -> calibration -> out-of-sample backtests of every
+    strategy after costs -> grade -> gate -> promotion; writes report.json and report.html."""
+    from alphaloop.grading.pipeline import run_pipeline
+    from alphaloop.grading.report import print_summary
 
+    _check_config(config)
     configure_logging("run", "console" if sys.stderr.isatty() else "json", "WARNING")
-    run_embedded(state_dir=state_dir, console=console)
+    report = run_pipeline(state_dir, config, console=console, runs_dir=runs_dir)
+    print_summary(console, report)
+
+
+@app.command()
+def train(
+    state_dir: Annotated[
+        Path, typer.Option(help="Folder of the embedded store and MLflow.")
+    ] = Path(".alphaloop"),
+    config: Annotated[
+        Path | None, typer.Option(help="Training config YAML (default: the shipped one).")
+    ] = None,
+) -> None:
+    """Train on the stored bars, log the run to MLflow and register a new model version (the
+    overnight CronJob after hydrate; `alphaloop grade` decides its alias)."""
+    from alphaloop.grading.pipeline import train_job
+
+    _check_config(config)
+    configure_logging("train", "console" if sys.stderr.isatty() else "json", "WARNING")
+    train_job(state_dir, config, console=console)
+
+
+@app.command()
+def grade(
+    state_dir: Annotated[
+        Path, typer.Option(help="Folder of the embedded store and MLflow.")
+    ] = Path(".alphaloop"),
+    model: Annotated[
+        str | None, typer.Option(help="Registered model name (default: the config's).")
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option(help="Model version (default: the latest registered).")
+    ] = None,
+) -> None:
+    """Grade the latest registered model version's out-of-sample predictions against the
+    benchmark strategies after costs, store the grades, and promote it to champion only if its
+    ML strategy passes the gate (else challenger)."""
+    from alphaloop.grading.pipeline import grade_job
+
+    configure_logging("grade", "console" if sys.stderr.isatty() else "json", "WARNING")
+    grade_job(state_dir, model, version, console=console)
+
+
+def _check_config(config: Path | None) -> None:
+    from alphaloop.common.errors import InvalidInputError
+
+    if config is not None and not config.is_file():
+        raise InvalidInputError("config", f"no such file: {config}")
 
 
 @app.command()
