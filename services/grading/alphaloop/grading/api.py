@@ -22,13 +22,13 @@ class GradingApi(grading_service_pb2_grpc.GradingServiceServicer):
 
 
 # -- the RPCs (landed with issue 4) -----------------------------------------------------------
-import math as _math  # noqa: E402
-import threading as _threading  # noqa: E402
-from pathlib import Path as _Path  # noqa: E402
+import math as _math
+import threading as _threading
+from pathlib import Path as _Path
 
-import pandas as _pd  # noqa: E402
+import pandas as _pd
 
-from alphaloop.v1 import grades_pb2  # noqa: E402
+from alphaloop.v1 import grades_pb2
 
 _LEVELS = {"ELITE": grades_pb2.GRADE_LEVEL_ELITE,
            "BATTLE_READY": grades_pb2.GRADE_LEVEL_BATTLE_READY,
@@ -213,7 +213,7 @@ class _GradingRpcs:
             grade=_grade_message(best))
 
 
-class GradingApi(_GradingRpcs, GradingApi):  # noqa: F811 - extend the servicer above
+class GradingApi(_GradingRpcs, GradingApi):
     def __init__(self, settings: Settings, store=None, tracking=None) -> None:
         super().__init__(settings)
         self._init_domain(store, tracking)

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from alphaloop.grading import strategies as strat
@@ -184,7 +183,7 @@ def grade_predictions(bars: pd.DataFrame, predictions: pd.DataFrame, *,
             passed_gate=verdict.passed, gate_failures=list(verdict.failures), promoted=False,
             returns=net.returns, equity=eq,
             gross_total_return=float((1 + gross.returns).prod() - 1),
-            costs=float(net.equity["total_cost"].sum()), n_trades=int(len(net.trades)),
+            costs=float(net.equity["total_cost"].sum()), n_trades=len(net.trades),
             description=descriptions[name])
     timings["metrics_grade_gate"] = time.perf_counter() - mark
     return GradingOutcome(outcomes, (pd.Timestamp(start), pd.Timestamp(end)), n_trials, costs,
@@ -263,7 +262,7 @@ def run_pipeline(state_dir: str | Path = ".alphaloop", config_path: str | Path |
         data_info = {"sources": ["given"], "quality_counts": {}, "bars_good": len(bars),
                      "bars_quarantined": 0}
     ts_col = "ts" if "ts" in bars.columns else "timestamp"
-    data_info.update({"symbols": int(bars["symbol"].nunique()), "bars": int(len(bars)),
+    data_info.update({"symbols": int(bars["symbol"].nunique()), "bars": len(bars),
                       "start": pd.Timestamp(bars[ts_col].min()).isoformat(),
                       "end": pd.Timestamp(bars[ts_col].max()).isoformat()})
     timings["hydrate"] = time.perf_counter() - mark

@@ -98,7 +98,7 @@ def build_report(result: Any, outcome: Any, data_info: dict, decision: dict,
               "n_purged": split["n_purged"],
               "oos_decisions_start": outcome.window[0].isoformat(),
               "oos_decisions_end": outcome.window[1].isoformat(),
-              "oos_bars": int(len(outcome.strategies["buy_and_hold"].returns))}
+              "oos_bars": len(outcome.strategies["buy_and_hold"].returns)}
     costs = asdict(outcome.costs)
     data = {
         "created": created,

@@ -81,7 +81,7 @@ def rank_long_short(scores: pd.Series, quantile: float = 0.1, gross: float = 1.0
     valid = scores.dropna()
     out = pd.Series(0.0, index=scores.index)
     n = len(valid)
-    k = max(1, int(math.floor(quantile * n))) if n else 0
+    k = max(1, math.floor(quantile * n)) if n else 0
     if n < (1 if long_only else 2):
         return out
     top = _top(valid, k)
@@ -175,7 +175,7 @@ def ml_signal(predictions: pd.DataFrame, bars: pd.DataFrame, *, threshold: float
         longs = row[row > threshold].rename("score")
         shorts = row[row < -threshold].rename("score")
         n = int(row.notna().sum())
-        k = max(1, int(math.floor(quantile * n))) if n else 0
+        k = max(1, math.floor(quantile * n)) if n else 0
         w = pd.Series(0.0, index=close.columns)
         long_names = _top(longs, k)
         short_names = [] if long_only else _top(-shorts, k)
