@@ -89,3 +89,24 @@ def test_rebalance_dates_every_k():
     assert list(S.rebalance_dates(idx, 5)) == [idx[0], idx[5], idx[10]]
     with pytest.raises(ValueError):
         S.rebalance_dates(idx, 0)
+
+
+def test_ml_signal_takes_no_position_among_names_the_model_scores_equally():
+    # Hand-built: 20 names, all with p = 0.60 (+ float noise) except two clear views.
+    from alphaloop.grading.strategies import ml_signal
+
+    ts = pd.Timestamp("2010-01-04", tz="UTC")
+    symbols = [f"S{i:02d}" for i in range(20)]
+    bars = pd.DataFrame({"symbol": symbols, "ts": ts, "open": 10.0, "high": 10.0, "low": 10.0,
+                         "close": 10.0, "volume": 1e6})
+    p = [0.60 + (i % 3) * 1e-13 for i in range(20)]
+    p[5], p[7] = 0.90, 0.10
+    preds = pd.DataFrame({"symbol": symbols, "t0": ts, "p_cal": p})
+    w = ml_signal(preds, bars, quantile=0.1, threshold=0.02).loc[ts]
+    # k = floor(0.1 * 20) = 2 per side. Longs: S05 (0.90) then 18 names tied at 0.60 across
+    # the cut -> only S05. Shorts: only S07 is below 0.48.
+    assert w["S05"] == 0.5 and w["S07"] == -0.5
+    assert (w.drop(["S05", "S07"]) == 0).all()
+
+    constant = preds.assign(p_cal=[0.5648 + (i % 2) * 1e-13 for i in range(20)])
+    assert (ml_signal(constant, bars).loc[ts] == 0).all()

@@ -200,7 +200,12 @@ def verdict_sentence(outcome: GradingOutcome) -> str:
     neither = not (s_ml > s_bh) and not (r_ml > r_bh)
     figures = (f"Sharpe {s_ml:.2f} vs {s_bh:.2f}, total return {r_ml:+.2%} vs {r_bh:+.2%}, "
                f"{start} to {end}")
-    if both:
+    if not math.isfinite(s_ml) and r_ml == 0:
+        auc = ml.metrics.get("auc", float("nan"))
+        head = ("The ML strategy did not beat buy-and-hold out of sample: it took no positions, "
+                f"because its calibrated probabilities did not rank the names (test AUC "
+                f"{auc:.2f})")
+    elif both:
         head = "The ML strategy beat buy-and-hold out of sample after costs"
     elif neither:
         head = "The ML strategy lost to buy-and-hold out of sample after costs"
@@ -208,7 +213,15 @@ def verdict_sentence(outcome: GradingOutcome) -> str:
         better = "Sharpe" if s_ml > s_bh else "total return"
         head = (f"The ML strategy did not clearly beat buy-and-hold out of sample after costs "
                 f"(better only on {better})")
-    return (f"{head} ({figures}). All figures are out-of-sample and after costs "
+    dsr = ml.metrics.get("deflated_sharpe", float("nan"))
+    n_bars = len(ml.returns)
+    caveat = ""
+    if both and not (dsr > 0.95):
+        # A win that the deflated Sharpe cannot tell from luck must not read as skill.
+        caveat = (f" The difference is not statistically significant: deflated Sharpe ratio "
+                  f"{dsr:.2f} (0.95 needed) over {n_bars} bars, "
+                  f"so this is no evidence of skill.")
+    return (f"{head} ({figures}).{caveat} All figures are out-of-sample and after costs "
             f"(spread, impact, commission, borrow).")
 
 

@@ -171,14 +171,15 @@ def ml_signal(predictions: pd.DataFrame, bars: pd.DataFrame, *, threshold: float
                                                  dates.max() if len(dates) else None),
                            columns=close.columns)
     for t in rebalance_dates(dates, rebalance_every):
-        row = p.loc[t] - 0.5
+        # Probabilities equal to 1e-9 are equal: float noise must not pick names.
+        row = (p.loc[t] - 0.5).round(9)
         longs = row[row > threshold].rename("score")
         shorts = row[row < -threshold].rename("score")
         n = int(row.notna().sum())
         k = max(1, math.floor(quantile * n)) if n else 0
         w = pd.Series(0.0, index=close.columns)
-        long_names = _top(longs, k)
-        short_names = [] if long_only else _top(-shorts, k)
+        long_names = _top_untied(longs, k)
+        short_names = [] if long_only else _top_untied(-shorts, k)
         long_gross = gross if long_only else gross / 2
         if long_names:
             w[long_names] = long_gross / len(long_names)
@@ -187,6 +188,19 @@ def ml_signal(predictions: pd.DataFrame, bars: pd.DataFrame, *, threshold: float
         targets.loc[t] = w
     targets.index.name, targets.columns.name = "ts", "symbol"
     return targets
+
+
+def _top_untied(scores: pd.Series, k: int) -> list[str]:
+    """The ``k`` largest scores' symbols, leaving out any group of names tied across the cut:
+    a model that scores names equally has no view on which of them to trade, so none is
+    picked by name order. (A model with constant probabilities therefore takes no position.)"""
+    if k <= 0 or scores.empty:
+        return []
+    ordered = scores.sort_values(ascending=False)
+    if len(ordered) <= k:
+        return ordered.index.astype(str).tolist()
+    cut = ordered.iloc[k]
+    return ordered.iloc[:k][ordered.iloc[:k] != cut].index.astype(str).tolist()
 
 
 def _top(scores: pd.Series, k: int) -> list[str]:
