@@ -41,8 +41,8 @@ def test_grade_stores_grades_and_list_reads_them(server):
         g = reply.grade
         assert g.strategy == "ml" and g.model_version == result.model_version
         assert 0 <= g.score <= 100 and "total_return" in g.metrics and "auc" in g.metrics
-            # Sharpe is undefined (left out, not faked) only when the strategy never traded.
-            assert "sharpe" in g.metrics or g.metrics["turnover"] == 0
+        # Sharpe is undefined (left out, not faked) only when the strategy never traded.
+        assert "sharpe" in g.metrics or g.metrics["turnover"] == 0
         assert g.passed_gate == (len(g.gate_failures) == 0)
         assert not g.promoted  # Grade without promote_if_passed never promotes
         listed = stub.ListGrades(pb.ListGradesRequest(), timeout=30).grades
