@@ -319,8 +319,8 @@ def test_existing_secrets_are_referenced_instead_of_created(production_docs):
 # -- overnight jobs -------------------------------------------------------------------------
 
 
-def test_train_cronjob_is_off_by_default_until_train_exists(default_docs):
-    assert set(of_kind(default_docs, "CronJob")) == {"alphaloop-hydrate"}
+def test_both_cronjobs_are_on_by_default(default_docs):
+    assert set(of_kind(default_docs, "CronJob")) == {"alphaloop-hydrate", "alphaloop-train"}
 
 
 def test_two_cronjobs_with_the_default_schedules(train_docs):

@@ -53,3 +53,23 @@ def test_status_reports_store_and_a_down_service(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "bars" in out.stdout
     assert out.stdout.count("DOWN") == 6
+
+
+def test_train_then_grade_use_the_configured_store_and_registry(tmp_path):
+    # The CronJob path: hydrate, train, grade, all configured by environment only.
+    env = {f"ALPHALOOP_{s}_STATE_DIR": str(tmp_path) for s in ("INGEST", "MODELS", "GRADING")}
+    assert _cli("hydrate", env=env, timeout=300).returncode == 0
+    trained = _cli("train", env=env, timeout=300)
+    assert trained.returncode == 0, trained.stderr
+    assert "registered alphaloop-pooled v1" in trained.stdout
+    graded = _cli("grade", env={**env, "COLUMNS": "200"}, timeout=300)
+    assert graded.returncode == 0, graded.stderr
+    assert "alphaloop-pooled v1 ->" in graded.stdout
+    assert (tmp_path / "mlflow.db").exists()
+
+
+def test_train_without_hydrated_data_is_one_clear_line(tmp_path):
+    out = _cli("train", env={"ALPHALOOP_MODELS_STATE_DIR": str(tmp_path)})
+    assert out.returncode == 2
+    assert "run `alphaloop hydrate` first" in out.stderr
+    assert "Traceback" not in out.stderr

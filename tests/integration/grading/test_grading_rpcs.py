@@ -21,7 +21,7 @@ def server(tmp_path_factory):
     state = tmp_path_factory.mktemp("grading-state")
     quiet = Console(quiet=True)
     run_embedded(state, quiet)
-    result = train_job(state, console=quiet)
+    result = train_job(service_module("models").load(state_dir=state), console=quiet)
     mod = service_module("grading")
     srv = mod.build(mod.load(state_dir=state, auth_token=TOKEN, store_url=""))
     srv.start(grpc_port=0, metrics_port=0)

@@ -95,8 +95,9 @@ def run(
 @app.command()
 def train(
     state_dir: Annotated[
-        Path, typer.Option(help="Folder of the embedded store and MLflow.")
-    ] = Path(".alphaloop"),
+        Path | None, typer.Option(help="Folder of the embedded store and MLflow "
+                                     "(default ALPHALOOP_MODELS_STATE_DIR, else .alphaloop).")
+    ] = None,
     config: Annotated[
         Path | None, typer.Option(help="Training config YAML (default: the shipped one).")
     ] = None,
@@ -107,14 +108,16 @@ def train(
 
     _check_config(config)
     configure_logging("train", "console" if sys.stderr.isatty() else "json", "WARNING")
-    train_job(state_dir, config, console=console)
+    overrides = {"state_dir": state_dir} if state_dir is not None else {}
+    train_job(service_module("models").load(**overrides), config, console=console)
 
 
 @app.command()
 def grade(
     state_dir: Annotated[
-        Path, typer.Option(help="Folder of the embedded store and MLflow.")
-    ] = Path(".alphaloop"),
+        Path | None, typer.Option(help="Folder of the embedded store and MLflow "
+                                     "(default ALPHALOOP_GRADING_STATE_DIR, else .alphaloop).")
+    ] = None,
     model: Annotated[
         str | None, typer.Option(help="Registered model name (default: the config's).")
     ] = None,
@@ -128,7 +131,8 @@ def grade(
     from alphaloop.grading.pipeline import grade_job
 
     configure_logging("grade", "console" if sys.stderr.isatty() else "json", "WARNING")
-    grade_job(state_dir, model, version, console=console)
+    overrides = {"state_dir": state_dir} if state_dir is not None else {}
+    grade_job(service_module("grading").load(**overrides), model, version, console=console)
 
 
 def _check_config(config: Path | None) -> None:

@@ -85,7 +85,8 @@ class _GradingRpcs:
 
         with self._lock:
             if self._tracking is None:
-                self._tracking = Tracking(state_dir=self.settings.state_dir)
+                self._tracking = Tracking(self.settings.tracking_uri or None,
+                                          state_dir=self.settings.state_dir)
             return self._tracking
 
     def _model(self, model_id: str, version: str):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from alphaloop.common.settings import ServiceSettings, service_config
 
 
@@ -13,3 +15,9 @@ class Settings(ServiceSettings):
 
     service: ClassVar[str] = "grading"
     model_config = service_config("grading")
+
+    tracking_uri: str = Field(
+        "",
+        description="MLflow tracking URI (e.g. http://mlflow:5000) where models are registered "
+        "and promoted. Empty: the embedded sqlite store under <state_dir>/mlflow.db.",
+    )

@@ -312,31 +312,45 @@ def run_pipeline(state_dir: str | Path = ".alphaloop", config_path: str | Path |
     return report
 
 
-def _stored_bars(state_dir: Path) -> pd.DataFrame:
-    from alphaloop.common.errors import FailedPreconditionError
+def _open_store(settings: Any):
     from alphaloop.common.store import open_store
 
-    path = Path(state_dir) / "alphaloop.duckdb"
-    if not path.exists():
-        raise FailedPreconditionError(f"no store at {path}: run `alphaloop hydrate` first")
-    with open_store("duckdb", str(path)) as store:
+    return open_store(settings.store_backend, settings.effective_store_url)
+
+
+def _tracking(settings: Any):
+    from alphaloop.models.registry import Tracking
+
+    return Tracking(settings.tracking_uri or None, state_dir=settings.state_dir)
+
+
+def _stored_bars(settings: Any) -> pd.DataFrame:
+    """Every bar in the configured store (DuckDB under the state dir by default, PostgreSQL in
+    the cluster)."""
+    from alphaloop.common.errors import FailedPreconditionError
+
+    where = f"{settings.store_backend} {settings.effective_store_url}"
+    if settings.store_backend == "duckdb" and not Path(settings.effective_store_url).exists():
+        raise FailedPreconditionError(f"no store at {where}: run `alphaloop hydrate` first")
+    with _open_store(settings) as store:
+        store.migrate()
         bars = store.read_bars()
     if bars.empty:
-        raise FailedPreconditionError(f"no bars in {path}: run `alphaloop hydrate` first")
+        raise FailedPreconditionError(f"no bars in {where}: run `alphaloop hydrate` first")
     return bars
 
 
-def train_job(state_dir: str | Path = ".alphaloop", config_path: str | Path | None = None,
+def train_job(settings: Any, config_path: str | Path | None = None,
               console: Any = None) -> Any:
     """``alphaloop train`` (the CronJob): train on the stored bars, log to MLflow and register
-    a new version (no alias: ``alphaloop grade`` decides)."""
-    from alphaloop.models.registry import Tracking
+    a new version (no alias: ``alphaloop grade`` decides). ``settings``: the models service's
+    (store and tracking URI)."""
     from alphaloop.models.training import load_config, train
 
-    state_dir = Path(state_dir)
-    bars = _stored_bars(state_dir)
+    bars = _stored_bars(settings)
     config = load_config(config_path) if config_path else load_config()
-    result = train(config, bars, Tracking(state_dir=state_dir), run_dir=state_dir / "training")
+    result = train(config, bars, _tracking(settings),
+                   run_dir=Path(settings.state_dir) / "training")
     if console is not None:
         console.print(f"registered {config.registry_name} v{result.model_version} (run "
                       f"{result.run_id}): CV AUC {result.cv_mean()['auc']:.3f}, test AUC "
@@ -344,18 +358,17 @@ def train_job(state_dir: str | Path = ".alphaloop", config_path: str | Path | No
     return result
 
 
-def grade_job(state_dir: str | Path = ".alphaloop", model_name: str | None = None,
+def grade_job(settings: Any, model_name: str | None = None,
               version: str | None = None, console: Any = None) -> dict[str, Any]:
     """``alphaloop grade`` (the CronJob): grade the latest registered version's out-of-sample
-    predictions (logged with its run) on the stored bars; ``champion`` if it passes the gate."""
+    predictions (logged with its run) on the stored bars; ``champion`` if it passes the gate.
+    ``settings``: the grading service's (store and tracking URI)."""
     from alphaloop.common.errors import NotFoundError
-    from alphaloop.common.store import open_store
     from alphaloop.grading.promotion import promote
-    from alphaloop.models.registry import Tracking
     from alphaloop.models.training import load_config
 
-    state_dir = Path(state_dir)
-    tracking = Tracking(state_dir=state_dir)
+    state_dir = Path(settings.state_dir)
+    tracking = _tracking(settings)
     name = model_name or load_config().registry_name
     versions = tracking.list_versions(name)
     if not versions:
@@ -367,9 +380,9 @@ def grade_job(state_dir: str | Path = ".alphaloop", model_name: str | None = Non
     local = tracking.client.download_artifacts(chosen.run_id, "predictions/test.parquet",
                                                str(state_dir / "grading"))
     predictions = pd.read_parquet(local)
-    bars = _stored_bars(state_dir)
+    bars = _stored_bars(settings)
     outcome = grade_predictions(bars, predictions)
-    with open_store("duckdb", str(state_dir / "alphaloop.duckdb")) as store:
+    with _open_store(settings) as store:
         store.migrate()
         decision = promote(outcome, tracking, name, chosen.version, store=store,
                            actor="alphaloop-grade")
