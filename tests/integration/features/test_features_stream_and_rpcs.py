@@ -81,7 +81,10 @@ def test_stream_publishes_feature_vectors_equal_to_batch(bars):
         worker = threading.Thread(target=stream.run, args=(stop,), daemon=True)
         worker.start()
         deadline = time.monotonic() + 30
-        while stream.published < len(bars) - N_SYMBOLS and time.monotonic() < deadline:
+        # Wait for every vector but the last date's AND for the redelivered bar (published
+        # last) to be consumed, else stopping early would race it.
+        while ((stream.published < len(bars) - N_SYMBOLS or engine.duplicates < 1)
+               and time.monotonic() < deadline):
             time.sleep(0.05)
         stop.set()
         worker.join(10)
