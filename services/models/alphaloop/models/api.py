@@ -10,24 +10,91 @@ FAILED_PRECONDITION, NotFoundError -> NOT_FOUND).
   vectors it is given, whatever their time; the stream is what refuses stale market data.
 * ListModels lists registered versions with aliases, run metrics and staleness (the served
   version's includes its rolling accuracy; the others are judged on age alone).
-* Train stays UNIMPLEMENTED here (training runs as the overnight job, ``alphaloop run``).
+* Train trains on the bars in the configured store with the config the request gives
+  (``config_path``: a YAML/JSON file the service can read; ``config_text``: the YAML/JSON
+  itself; neither, or an empty string: the shipped ``default.yaml``), logs the run to MLflow
+  and registers a new version, as ``alphaloop train`` does. No alias moves: promotion is the
+  grading service's job, so the served champion is unchanged. One training at a time per
+  process: a Train arriving while one runs answers ABORTED (not RESOURCE_EXHAUSTED, which the
+  shared client retries by itself and so would queue a second training). A caller whose
+  deadline passes does not cancel the run: it still registers its version. The reply's
+  metrics (:data:`TRAIN_METRICS`) carry the run's own MLflow metric names: ``cv_auc_mean``,
+  ``cv_accuracy_mean``, ``cv_log_loss_mean`` (mean over the purged CV folds, raw fold models)
+  and ``test_auc``, ``test_accuracy``, ``test_log_loss`` (held-out test period, the
+  calibrated model that would be served).
 """
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 
 from alphaloop.common.clock import Clock, LiveClock
-from alphaloop.common.errors import FailedPreconditionError, NotFoundError
+from alphaloop.common.errors import (
+    AlphaLoopError,
+    FailedPreconditionError,
+    InvalidInputError,
+    NotFoundError,
+)
+from alphaloop.common.store import open_store
 from alphaloop.models.config import Settings
 from alphaloop.models.registry import Tracking
 from alphaloop.models.serving import ModelServer, ServedModel, make_signal
 from alphaloop.models.staleness import Thresholds, classify
+from alphaloop.models.training import TrainConfig, TrainResult, load_config, train
+from alphaloop.models.training.config import parse_config_text
+from alphaloop.models.training.pipeline import SCORES
 from alphaloop.v1 import models_service_pb2, models_service_pb2_grpc
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 SERVICE_NAME = models_service_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name
+
+#: Metrics of the Train reply, named as the run logs them in MLflow.
+TRAIN_METRICS = (*(f"cv_{s}_mean" for s in SCORES), *(f"test_{s}" for s in SCORES))
+
+#: One training per process, whatever the number of servicers: a run holds the whole bar
+#: history and the training set in memory and uses the configured threads.
+_TRAINING_SLOT = threading.Lock()
+
+
+class TrainingInProgressError(AlphaLoopError):
+    """A Train arrived while this process was already training."""
+
+    status = grpc.StatusCode.ABORTED
+
+
+def train_config(request: models_service_pb2.TrainRequest) -> TrainConfig:
+    """The TrainConfig a TrainRequest names; bad input is INVALID_ARGUMENT naming the field
+    (``config_path`` or ``config_text``)."""
+    which = request.WhichOneof("config")
+    if which == "config_text" and request.config_text.strip():
+        return parse_config_text(request.config_text, "config_text")
+    if which == "config_path" and request.config_path:
+        try:
+            return load_config(request.config_path)
+        except InvalidInputError as exc:
+            raise InvalidInputError("config_path", exc.problem) from exc
+    return load_config()
+
+
+def stored_bars(settings: Settings) -> pd.DataFrame:
+    """Every daily bar in the configured store (DuckDB under the state dir by default,
+    PostgreSQL in the cluster); FAILED_PRECONDITION when there is none."""
+    where = f"{settings.store_backend} {settings.effective_store_url}"
+    if settings.store_backend == "duckdb" and not Path(settings.effective_store_url).exists():
+        raise FailedPreconditionError(f"no store at {where}: run `alphaloop hydrate` first")
+    with open_store(settings.store_backend, settings.effective_store_url) as store:
+        store.migrate()
+        bars = store.read_bars()
+    if bars.empty:
+        raise FailedPreconditionError(f"no bars in {where}: run `alphaloop hydrate` first")
+    return bars
 
 
 def make_model_server(settings: Settings, clock: Clock | None = None) -> ModelServer:
@@ -50,6 +117,39 @@ class ModelsApi(models_service_pb2_grpc.ModelServiceServicer):
         """Add this servicer to ``server``; return its full service name (for reflection)."""
         models_service_pb2_grpc.add_ModelServiceServicer_to_server(self, server)
         return [SERVICE_NAME]
+
+    # -- Train --------------------------------------------------------------------------------
+    def Train(self, request, context):
+        config = train_config(request)
+        if not _TRAINING_SLOT.acquire(blocking=False):
+            raise TrainingInProgressError(
+                "a training run is already in progress in this service; retry when it has "
+                "finished (ListModels then shows the version it registered)")
+        try:
+            result = self._train(config)
+        finally:
+            _TRAINING_SLOT.release()
+        logged = result.metrics()
+        return models_service_pb2.TrainResponse(
+            run_id=result.run_id, model_id=config.registry_name,
+            model_version=result.model_version, metrics={k: logged[k] for k in TRAIN_METRICS})
+
+    def _train(self, config: TrainConfig) -> TrainResult:
+        """Train on the stored bars, then log and register the run in the served registry.
+        Logging points MLflow's process-global URI at the store, so it holds the registry lock
+        (the poll and Predict wait for that part, not for the training)."""
+        bars = stored_bars(self.settings)
+        try:
+            result = train(config, bars, run_dir=Path(self.settings.state_dir) / "training")
+        except InvalidInputError as exc:
+            if exc.field != "bars":
+                raise
+            # the request is fine; the store holds too little for this config
+            raise FailedPreconditionError(f"the stored bars cannot be trained on: {exc.problem}"
+                                          ) from exc
+        with self.server._registry_lock:
+            self.server.tracking.log_training(result)
+        return result
 
     # -- Predict ------------------------------------------------------------------------------
     def Predict(self, request, context):

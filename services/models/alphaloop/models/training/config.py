@@ -1,6 +1,7 @@
 """The training configuration: one YAML file says which model, with which parameters, on
 which features and labels, validated how, calibrated how. The default lives in
-``services/models/configs/default.yaml``; :func:`load_config` reads it (or any other file)."""
+``services/models/configs/default.yaml``; :func:`load_config` reads it (or any other file),
+:func:`parse_config_text` reads the same YAML or JSON given as text (the Train RPC)."""
 
 from __future__ import annotations
 
@@ -103,15 +104,30 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> TrainConfig
     replace top-level keys (e.g. ``model="xgboost"``)."""
     path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        text = path.read_text()
     except OSError as exc:
         raise InvalidInputError("config", f"cannot read {path}: {exc}") from exc
+    return _parse(text, "config", str(path), overrides)
+
+
+def parse_config_text(text: str, field: str = "config_text") -> TrainConfig:
+    """A training config given as YAML or JSON text (JSON is YAML), validated like a file:
+    unknown keys are errors. Like a file it is complete: keys it leaves out take the
+    :class:`TrainConfig` defaults, not ``default.yaml``'s. Bad text raises
+    ``InvalidInputError(field, ...)``."""
+    return _parse(text, field, None, {})
+
+
+def _parse(text: str, field: str, path: str | None, overrides: dict[str, Any]) -> TrainConfig:
+    where = f"{path}: " if path else ""
+    try:
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise InvalidInputError("config", f"{path} is not valid YAML: {exc}") from exc
+        raise InvalidInputError(field, f"{path or 'the text'} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
-        raise InvalidInputError("config", f"{path}: expected a mapping at the top level")
+        raise InvalidInputError(field, f"{where}expected a mapping at the top level")
     data.update(overrides)
     try:
         return TrainConfig.model_validate(data)
     except ValidationError as exc:
-        raise InvalidInputError("config", f"{path}: {exc}") from exc
+        raise InvalidInputError(field, f"{where}{exc}") from exc
