@@ -1,7 +1,13 @@
-"""gRPC surface of the grading service (Grade, Backtest, ListGrades, Promote): parse the request, call the domain,
-build the reply. Grade runs every strategy on a registered model's out-of-sample predictions (stored in the
-grades table), Backtest one benchmark strategy on stored bars, ListGrades reads the table, Promote
-(privileged) moves `champion` only to a version whose ML strategy passed the gate."""
+"""gRPC surface of the grading service (Grade, Backtest, ListGrades, Promote): parse the request,
+call the domain, build the reply. Grade runs every strategy on a registered model's out-of-sample
+predictions (stored in the grades table); Backtest runs one strategy on stored bars: the ML strategy
+on a model's out-of-sample predictions, or a benchmark; ListGrades reads the table; Promote
+(privileged) moves `champion` only to a version whose ML strategy passed the gate.
+
+Backtest costs: each of ``commission_bps`` and ``slippage_bps`` is negative for the graded cost
+model (``alphaloop.grading.pipeline.COSTS``), 0 for none, positive for that many basis points (see
+:func:`request_costs`). proto3 sends an omitted double as 0, so a request that names neither field
+runs frictionless: every reply's metrics carry the costs applied (``cost_*``, ``total_costs``)."""
 
 from __future__ import annotations
 
@@ -22,9 +28,10 @@ class GradingApi(grading_service_pb2_grpc.GradingServiceServicer):
 
 
 # -- the RPCs (landed with issue 4) -----------------------------------------------------------
+import dataclasses as _dataclasses
 import math as _math
+import tempfile as _tempfile
 import threading as _threading
-from pathlib import Path as _Path
 
 import pandas as _pd
 
@@ -60,8 +67,121 @@ def _grade_message(row: dict) -> grades_pb2.StrategyGrade:
     return msg
 
 
+def request_costs(commission_bps: float, slippage_bps: float):
+    """The :class:`BacktestConfig` of a Backtest request's cost fields, on top of the graded
+    cost model ``COSTS`` (whose fill settings it keeps):
+
+    * ``slippage_bps`` (price costs): negative -> COSTS' half spread and square-root impact;
+      0 -> neither; positive -> a half spread of that many bps, no impact.
+    * ``commission_bps`` (fees): negative -> COSTS' commission (per share, with its minimum);
+      0 -> none; positive -> that many bps of the filled notional, no per-share part or minimum.
+    * borrow on shorts (no field of its own): COSTS' rate when either field asks for the graded
+      model (is negative), else none: explicit costs are exactly the costs charged.
+
+    So both negative is ``COSTS`` and both 0 is ``FRICTIONLESS``."""
+    from alphaloop.common.errors import InvalidInputError
+    from alphaloop.grading.pipeline import COSTS
+
+    for field, value in (("commission_bps", commission_bps), ("slippage_bps", slippage_bps)):
+        if not _math.isfinite(value):
+            raise InvalidInputError(field, f"must be a finite number (negative: the graded "
+                                           f"cost model), got {value!r}")
+    price = ({} if slippage_bps < 0
+             else {"half_spread_bps": float(slippage_bps), "impact_k": 0.0})
+    fees = ({} if commission_bps < 0
+            else {"commission_bps": float(commission_bps), "commission_per_share": 0.0,
+                  "commission_min": 0.0})
+    borrow = {} if min(commission_bps, slippage_bps) < 0 else {"borrow_rate_annual": 0.0}
+    return _dataclasses.replace(COSTS, **price, **fees, **borrow)
+
+
+def _cost_metrics(config, result) -> dict[str, float]:
+    """The costs a backtest applied, for the reply (a caller who omitted the cost fields sees
+    that it ran frictionless); ``total_costs`` in currency over the whole run."""
+    return {"cost_half_spread_bps": config.half_spread_bps, "cost_impact_k": config.impact_k,
+            "cost_commission_bps": config.commission_bps,
+            "cost_commission_per_share": config.commission_per_share,
+            "cost_commission_min": config.commission_min,
+            "cost_borrow_rate_annual": config.borrow_rate_annual,
+            "total_costs": float(result.equity["total_cost"].sum())}
+
+
+def _request_window(request) -> tuple[_pd.Timestamp | None, _pd.Timestamp | None]:
+    """``[start, end)`` of a Backtest request (UTC; None where unset)."""
+    from alphaloop.common.errors import InvalidInputError
+
+    start = _pd.Timestamp(request.start.ToDatetime(), tz="UTC") \
+        if request.HasField("start") else None
+    end = _pd.Timestamp(request.end.ToDatetime(), tz="UTC") if request.HasField("end") else None
+    if start is not None and end is not None and start >= end:
+        raise InvalidInputError("start", f"must be before end (start {start.isoformat()}, end "
+                                         f"{end.isoformat()})")
+    return start, end
+
+
+def _initial_cash(value: float) -> float:
+    from alphaloop.common.errors import InvalidInputError
+    from alphaloop.grading.pipeline import INITIAL_CAPITAL
+
+    if not _math.isfinite(value) or value < 0:
+        raise InvalidInputError("initial_cash", f"must be a finite number >= 0 (0: the default "
+                                                f"{INITIAL_CAPITAL:,.0f}), got {value!r}")
+    return float(value) or INITIAL_CAPITAL
+
+
+def _window_predictions(predictions: _pd.DataFrame, bars: _pd.DataFrame,
+                        start: _pd.Timestamp | None,
+                        end: _pd.Timestamp | None) -> _pd.DataFrame:
+    """Out-of-sample predictions of the symbols in ``bars`` decided in ``[start, end)``."""
+    from alphaloop.common.errors import InvalidInputError
+
+    predictions = predictions[predictions["symbol"].isin(bars["symbol"].unique())]
+    if predictions.empty:
+        raise InvalidInputError("symbols", "the model has no out-of-sample predictions for "
+                                           "those symbols")
+    keep = _pd.Series(True, index=predictions.index)
+    if start is not None:
+        keep &= predictions["t0"] >= start
+    if end is not None:
+        keep &= predictions["t0"] < end
+    predictions = predictions[keep]
+    if predictions.empty:
+        raise InvalidInputError("start", "the model has no out-of-sample predictions in "
+                                         "[start, end)")
+    if not predictions["t0"].isin(_pd.DatetimeIndex(bars["ts"].unique())).all():
+        raise InvalidInputError("interval", "the model's decisions do not fall on stored bars "
+                                            "of that interval")
+    return predictions.reset_index(drop=True)
+
+
+def _benchmark_targets(strategy: str, bars: _pd.DataFrame, start) -> _pd.DataFrame:
+    from alphaloop.grading import strategies as strat
+
+    makers = {"momentum": strat.momentum, "mean_reversion": strat.mean_reversion,
+              "buy_and_hold": strat.buy_and_hold}
+    # ``bars`` already stop before the exclusive end, so the strategies' own (inclusive) end
+    # stays open
+    return makers[strategy](bars, start=start)
+
+
+def _ml_targets(strategy: str, predictions: _pd.DataFrame, bars: _pd.DataFrame) -> _pd.DataFrame:
+    """The ML strategy's weights, built as the grading pipeline builds them."""
+    from alphaloop.grading import strategies as strat
+    from alphaloop.grading.pipeline import REBALANCE_EVERY
+
+    return strat.ml_signal(predictions, bars, long_only=strategy == "ml_long_only",
+                           rebalance_every=REBALANCE_EVERY)
+
+
 class _GradingRpcs:
-    """Grade / Backtest / ListGrades / Promote on the store and MLflow under ``state_dir``."""
+    """Grade / Backtest / ListGrades / Promote on the store and MLflow under ``state_dir``.
+
+    Backtest's ``commission_bps`` / ``slippage_bps``: negative is the graded cost model
+    (``pipeline.COSTS``), 0 none, positive that many bps (:func:`request_costs`). An omitted
+    field arrives as 0 (proto3), so a request without either runs frictionless; the reply's
+    metrics always say which costs were applied (``cost_half_spread_bps``, ``cost_impact_k``,
+    ``cost_commission_bps``, ``cost_commission_per_share``, ``cost_commission_min``,
+    ``cost_borrow_rate_annual``) and what they came to (``total_costs``, currency)."""
 
     def _init_domain(self, store=None, tracking=None) -> None:
         self._store = store
@@ -89,7 +209,9 @@ class _GradingRpcs:
                                           state_dir=self.settings.state_dir)
             return self._tracking
 
-    def _model(self, model_id: str, version: str):
+    def _model(self, model_id: str, version: str, alias: str = ""):
+        """(name, version info) of ``model_id`` (default: the training config's registry name);
+        an empty ``version`` is the ``alias`` version when that alias is set, else the latest."""
         from alphaloop.common.errors import NotFoundError
         from alphaloop.models.training import load_config
 
@@ -98,11 +220,35 @@ class _GradingRpcs:
         if not versions:
             raise NotFoundError(f"no registered versions of {name!r}")
         if not version:
-            return name, versions[-1]
+            aliased = [v for v in versions if alias and alias in v.aliases]
+            return name, (aliased or versions)[-1]
         for v in versions:
             if v.version == version:
                 return name, v
         raise NotFoundError(f"model {name!r} has no version {version}")
+
+    def _has_model(self, model_id: str) -> bool:
+        from alphaloop.models.training import load_config
+
+        return bool(self.tracking.list_versions(model_id or load_config().registry_name))
+
+    def _test_predictions(self, name: str, version) -> _pd.DataFrame:
+        """The version's held-out test predictions (``predictions/test.parquet`` of its run:
+        symbol, t0, y, p_cal, ...), the only predictions grading reads: never in-sample ones.
+        Each call downloads into its own folder, so concurrent RPCs cannot read a half-written
+        file."""
+        from mlflow.exceptions import MlflowException
+
+        from alphaloop.common.errors import NotFoundError
+
+        with _tempfile.TemporaryDirectory(prefix="alphaloop-grading-") as tmp:
+            try:
+                local = self.tracking.client.download_artifacts(
+                    version.run_id, "predictions/test.parquet", tmp)
+            except (MlflowException, OSError) as exc:
+                raise NotFoundError(f"{name} v{version.version} has no out-of-sample predictions "
+                                    f"(predictions/test.parquet of its run): {exc}") from exc
+            return _pd.read_parquet(local)
 
     def Grade(self, request, context):
         from alphaloop.common.errors import InvalidInputError
@@ -113,10 +259,7 @@ class _GradingRpcs:
         if strategy not in STRATEGY_NAMES:
             raise InvalidInputError("strategy", f"one of {', '.join(STRATEGY_NAMES)}")
         name, version = self._model(request.model_id, request.model_version)
-        local = self.tracking.client.download_artifacts(
-            version.run_id, "predictions/test.parquet",
-            str(_Path(self.settings.state_dir) / "grading"))
-        predictions = _pd.read_parquet(local)
+        predictions = self._test_predictions(name, version)
         if request.HasField("out_of_sample_start"):
             start = _pd.Timestamp(request.out_of_sample_start.ToDatetime(), tz="UTC")
             predictions = predictions[predictions["t0"] >= start]
@@ -136,41 +279,73 @@ class _GradingRpcs:
         return grading_service_pb2.GradeResponse(grade=_grade_message(rows[0]))
 
     def Backtest(self, request, context):
-        from alphaloop.common.errors import InvalidInputError
-        from alphaloop.grading import strategies as strat
-        from alphaloop.grading.backtest import BacktestConfig, backtest
-        from alphaloop.grading.metrics import compute_metrics
+        """One strategy on the stored bars over ``[start, end)``, after the request's costs.
 
-        bars = self.store.read_bars(list(request.symbols) or None,
-                                    interval=request.interval or "1d")
-        if bars.empty:
-            raise InvalidInputError("symbols", "no stored bars for that request")
-        start = _pd.Timestamp(request.start.ToDatetime(), tz="UTC") \
-            if request.HasField("start") else None
-        end = _pd.Timestamp(request.end.ToDatetime(), tz="UTC") if request.HasField("end") else None
-        if end is not None:
-            bars = bars[bars["ts"] <= end]
-        makers = {"momentum": strat.momentum, "mean_reversion": strat.mean_reversion,
-                  "buy_and_hold": strat.buy_and_hold}
-        strategy = request.strategy or "buy_and_hold"
-        if strategy not in makers:
-            raise InvalidInputError("strategy", f"one of {', '.join(makers)} (the ML strategy "
-                                    "is graded with Grade)")
-        targets = makers[strategy](bars, start=start, end=end)
-        config = BacktestConfig(half_spread_bps=request.slippage_bps,
-                                commission_bps=request.commission_bps)
-        result = backtest(bars, targets, config=config,
-                          initial_capital=request.initial_cash or 1_000_000.0)
-        metrics = compute_metrics(result.returns) if len(result.returns) >= 2 else {}
+        ``ml`` / ``ml_long_only`` trade the calibrated probabilities of the model's held-out
+        test predictions (never in-sample ones) with ``strategies.ml_signal``, as grading does;
+        the model is ``model_id`` / ``model_version``, an empty version meaning the
+        ``champion`` alias if set, else the latest. An empty strategy is ``ml`` when a model is
+        registered, else ``buy_and_hold``. ``symbols`` restricts bars and predictions; unset
+        ``start`` is the model's holdout start (ML) or the first bar (benchmarks), unset ``end``
+        the latest bar. The equity curve starts at the first decision's close."""
+        from alphaloop.common.errors import InvalidInputError
+        from alphaloop.grading.backtest import backtest
+        from alphaloop.grading.metrics import compute_metrics
+        from alphaloop.grading.pipeline import ML_STRATEGIES, STRATEGY_NAMES
+        from alphaloop.models.registry import CHAMPION
+
+        start, end = _request_window(request)
+        initial_cash = _initial_cash(request.initial_cash)
+        config = request_costs(request.commission_bps, request.slippage_bps)
+        strategy = request.strategy or ("ml" if self._has_model(request.model_id)
+                                        else "buy_and_hold")
+        if strategy not in STRATEGY_NAMES:
+            raise InvalidInputError("strategy", f"one of {', '.join(STRATEGY_NAMES)}, got "
+                                                f"{strategy!r}")
+        model = None
+        if strategy in ML_STRATEGIES:  # before reading bars: NOT_FOUND without a model
+            model = self._model(request.model_id, request.model_version, CHAMPION)
+        bars = self._window_bars(request, start, end)
+        if model is None:
+            targets, run_id, signals = _benchmark_targets(strategy, bars, start), strategy, {}
+        else:
+            name, version = model
+            predictions = _window_predictions(self._test_predictions(name, version), bars,
+                                              start, end)
+            targets = _ml_targets(strategy, predictions, bars)
+            run_id = f"{strategy}-{name}-v{version.version}"
+            signals = {"probabilities": predictions["p_cal"].to_numpy(),
+                       "labels": predictions["y"].to_numpy()}
+        result = backtest(bars, targets, config=config, initial_capital=initial_cash)
+        metrics = compute_metrics(result.returns, **signals) if len(result.returns) >= 2 else {}
+        metrics.update(_cost_metrics(config, result))
         eq = result.equity["equity"]
+        decided = targets.index[targets.notna().any(axis=1)]
+        if len(decided):
+            eq = eq.loc[eq.index >= decided.min()]
         reply = grading_service_pb2.BacktestResponse(
-            run_id=f"{strategy}-{eq.index[0].date()}-{eq.index[-1].date()}",
+            run_id=f"{run_id}-{eq.index[0].date()}-{eq.index[-1].date()}",
             metrics={k: float(v) for k, v in metrics.items() if _math.isfinite(v)},
             trade_count=len(result.trades), final_equity=float(eq.iloc[-1]))
         for t, v in eq.items():
             point = reply.equity_curve.add(equity=float(v))
             point.timestamp.FromDatetime(t.to_pydatetime())
         return reply
+
+    def _window_bars(self, request, start, end) -> _pd.DataFrame:
+        """The request's stored bars before ``end``; the history before ``start`` stays (the
+        strategies' lookbacks and the impact model's statistics read it)."""
+        from alphaloop.common.errors import InvalidInputError
+
+        bars = self.store.read_bars(list(request.symbols) or None,
+                                    interval=request.interval or "1d")
+        if bars.empty:
+            raise InvalidInputError("symbols", "no stored bars for that request")
+        if end is not None:
+            bars = bars[bars["ts"] < end]
+        if bars.empty or (start is not None and not (bars["ts"] >= start).any()):
+            raise InvalidInputError("start", "no stored bars in [start, end)")
+        return bars
 
     def ListGrades(self, request, context):
         where = {k: v for k, v in (("strategy", request.strategy),
