@@ -23,6 +23,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from numba import njit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alphaloop.common.errors import InvalidInputError
@@ -64,6 +65,11 @@ class DatasetSettings(BaseModel):
                                                "chosen features, capped at max_warmup_bars.")
     max_warmup_bars: int = Field(63, ge=0)
     sector_feature: bool = Field(True, description="Add sector_code when sectors are given.")
+    chunk_symbols: int = Field(0, ge=0, description="Compute the per-symbol features this "
+                               "many symbols at a time (0: all at once); bounds memory on large "
+                               "universes, same values.")
+    feature_dtype: Literal["float64", "float32"] = Field(
+        "float64", description="dtype of the kept feature values; float32 halves their memory.")
     weights: Literal["uniqueness", "return", "none"] = Field(
         "uniqueness", description="Sample weights: average uniqueness (AFML 4.2), "
                                   "return attribution (AFML 4.10) or none (all 1).")
@@ -178,50 +184,116 @@ def build_training_set(
     ``sectors``: a frame with ``symbol`` and ``sector`` columns (e.g.
     ``BytetheorySource().sectors()``) or a symbol -> sector mapping; adds ``sector_code``, the
     sector's position in the sorted list of sector names (NaN when unknown).
+
+    Memory: features are computed for all bars but only the event rows are kept. With
+    ``settings.chunk_symbols`` the per-symbol features are computed that many symbols at a
+    time (the cross-sectional and regime features, which read every symbol on a date, on the
+    whole universe), so a large universe never holds every feature of every bar at once; the
+    result is identical to the unchunked one. ``settings.feature_dtype`` float32 halves the
+    memory of the kept features (the values are then rounded to float32).
     """
-    from alphaloop.features import compute, describe
-    from alphaloop.models.labels import sample_weights_by_symbol, triple_barrier_by_symbol
+    from alphaloop.features import describe
+    from alphaloop.features.library.engine import plan
+    from alphaloop.models.labels.triple_barrier import daily_volatility_rows, label_positions
 
     labels = labels or LabelSettings()
     settings = settings or DatasetSettings()
     frame = _normalise_bars(bars)
     names = None if features == "all" else list(features)
-    values = compute(frame, names, threads=threads)
-    feature_names = list(values.columns)
+    specs = plan(frame, names)
+    feature_names = [s.name for s in specs]
     if not feature_names:
         raise InvalidInputError("features", "no feature could be computed from these bars")
 
-    position, length = _positions(frame)
+    codes, position, length = _positions(frame)
+    last = (np.arange(len(frame)) - position + length - 1).astype(np.int64)
     warmup = _warmup(settings, feature_names, describe())
     eligible = position >= warmup
     if labels.drop_truncated:
         eligible &= position + labels.vertical_bars <= length - 1
-    frame["_event"] = eligible
-    if settings.events == "cusum":
-        frame["_event"] &= _cusum_events(frame, labels.vol_span, settings.cusum_threshold)
 
-    path = frame[["symbol", "ts", "close", "_event"]]
+    ts_ns = frame["ts"].dt.tz_convert(None).to_numpy(dtype="datetime64[ns]").view(np.int64)
+    close = frame["close"].to_numpy(dtype=np.float64)
+    if not np.isfinite(close).all() or (close <= 0).any():
+        raise InvalidInputError("bars", "close must be finite and positive (clean bars with "
+                                        "the quality gate first)")
+    vol = daily_volatility_rows(ts_ns, close, codes, labels.vol_span)
+    if settings.events == "cusum":
+        eligible &= _cusum(close, vol, codes, settings.cusum_threshold)
+    path = close
     if labels.relative_to == "universe":
-        path = path.assign(close=frame["close"].to_numpy() / _universe_index(frame))
-    labelled = triple_barrier_by_symbol(
-        path, labels.pt_sl, labels.vertical_bars, span=labels.vol_span, min_ret=labels.min_ret,
-        event_column="_event")
-    if labelled.empty:
+        path = close / _universe_index(frame)
+        vol = daily_volatility_rows(ts_ns, path, codes, labels.vol_span)
+    candidates = np.flatnonzero(eligible & (vol > labels.min_ret)).astype(np.int64)
+    found = label_positions(path, candidates, last[candidates], vol[candidates],
+                            np.ones(candidates.shape[0]), labels.pt_sl, labels.vertical_bars)
+    rows, touch = found["start"], found["touch"]
+    if rows.shape[0] == 0:
         raise InvalidInputError("bars", "no labelled events: too few bars for the warm-up "
                                         "and the vertical barrier")
-    weights = _weights(path, labelled, settings.weights, sample_weights_by_symbol)
+    weights = _weights(path, codes, rows, touch, settings.weights)
 
-    out = labelled.reset_index().rename(columns={"ts": "t0"})
-    out["y"] = (out["label"].to_numpy() > 0).astype(np.int64)
-    out["weight"] = weights
-    keyed = pd.concat([frame[["symbol", "ts"]], values], axis=1).rename(columns={"ts": "t0"})
+    # (t0, symbol) order: symbol codes follow the sorted symbol names (the frame is sorted)
+    order = np.lexsort((codes[rows], ts_ns[rows]))
+    rows, touch, weights = rows[order], touch[order], weights[order]
+    values = _feature_matrix(frame, specs, rows, settings, threads)
+    ts = frame["ts"].array
+    out = pd.DataFrame({
+        "symbol": frame["symbol"].to_numpy()[rows], "t0": ts[rows], "t1": ts[touch],
+        "label": found["label"][order], "ret": found["ret"][order],
+        "barrier": np.asarray(BARRIER_NAMES, dtype=object)[found["barrier"][order]],
+        "trgt": found["trgt"][order],
+        "y": (found["label"][order] > 0).astype(np.int64), "weight": weights,
+    })
+    block = pd.DataFrame(values.T, columns=feature_names, copy=False)
     if sectors is not None and settings.sector_feature:
-        keyed[SECTOR_FEATURE] = _sector_codes(frame["symbol"], sectors)
+        block[SECTOR_FEATURE] = _sector_codes(out["symbol"], sectors).astype(values.dtype)
         feature_names.append(SECTOR_FEATURE)
-    out = out.merge(keyed, on=["symbol", "t0"], how="left", validate="one_to_one")
-    out["barrier"] = out["barrier"].astype(str)
-    out = out.sort_values(["t0", "symbol"], kind="mergesort", ignore_index=True)
-    return TrainingSet(out[[*META_COLUMNS, *feature_names]], feature_names)
+    out = pd.concat([out, block], axis=1)
+    return TrainingSet(out, feature_names)
+
+
+#: Names of ``label_positions``' barrier codes (``alphaloop.models.labels.BARRIERS``).
+BARRIER_NAMES = ("pt", "sl", "vertical")
+
+
+def _feature_matrix(frame: pd.DataFrame, specs, rows: np.ndarray, settings: DatasetSettings,
+                    threads: int | None) -> np.ndarray:
+    """The features of ``frame``'s rows ``rows`` (in that order) as one (features x rows)
+    C-contiguous array of ``settings.feature_dtype`` (its transpose is the row-major view a
+    DataFrame takes without copying), computed whole or per chunk of symbols."""
+    from alphaloop.features import compute
+
+    dtype = np.dtype(settings.feature_dtype)
+    names = [s.name for s in specs]
+    n_symbols = int(frame["symbol"].nunique())
+    chunk = settings.chunk_symbols
+    out = np.empty((len(names), rows.shape[0]), dtype=dtype)
+
+    def fill(which: list[int], part: pd.DataFrame, at: np.ndarray, take: np.ndarray) -> None:
+        # compute's frame wraps a (features x bars) array: gather row by row of it
+        values = compute(part, [names[i] for i in which], threads=threads).to_numpy().T
+        for k, i in enumerate(which):
+            out[i, at] = values[k].take(take)
+
+    if not chunk or n_symbols <= chunk:
+        fill(list(range(len(names))), frame, slice(None), rows)
+        return out
+    panel = [i for i, s in enumerate(specs) if s.kind == "panel"]
+    series = [i for i, s in enumerate(specs) if s.kind != "panel"]
+    if panel:
+        fill(panel, frame, slice(None), rows)
+    if series:
+        codes = frame["symbol"].factorize(sort=False)[0]
+        bounds = np.r_[np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]), len(frame)]
+        by_row = np.argsort(rows, kind="stable")
+        sorted_rows = rows[by_row]
+        for a in range(0, n_symbols, chunk):
+            lo, hi = bounds[a], bounds[min(a + chunk, n_symbols)]
+            i, j = np.searchsorted(sorted_rows, [lo, hi])
+            if i < j:
+                fill(series, frame.iloc[lo:hi], by_row[i:j], sorted_rows[i:j] - lo)
+    return out
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -243,10 +315,15 @@ def _normalise_bars(bars: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _positions(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's bar number within its symbol, and its symbol's bar count."""
-    groups = frame.groupby("symbol", sort=False)
-    return groups.cumcount().to_numpy(), groups["ts"].transform("size").to_numpy()
+def _positions(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's symbol code (codes follow the frame's symbol order), its bar number within
+    its symbol, and its symbol's bar count; the frame is sorted by (symbol, ts)."""
+    codes = frame["symbol"].factorize(sort=False)[0].astype(np.int64)
+    boundary = np.r_[True, codes[1:] != codes[:-1]]
+    first = np.flatnonzero(boundary)
+    sizes = np.diff(np.r_[first, len(frame)])
+    run = np.cumsum(boundary) - 1
+    return codes, np.arange(len(frame)) - first[run], sizes[run]
 
 
 def _warmup(settings: DatasetSettings, names: list[str], specs) -> int:
@@ -266,39 +343,67 @@ def _universe_index(frame: pd.DataFrame) -> np.ndarray:
     return frame["ts"].map(level).to_numpy(dtype=np.float64)
 
 
-def _cusum_events(frame: pd.DataFrame, span: int, threshold: float) -> np.ndarray:
+def _cusum(close: np.ndarray, vol: np.ndarray, codes: np.ndarray,
+           threshold: float) -> np.ndarray:
     """Symmetric CUSUM filter on log returns (AFML snippet 2.4) with a causal threshold:
-    ``threshold`` times the symbol's EWM volatility at that bar."""
-    from alphaloop.models.labels import daily_volatility
+    ``threshold`` times the symbol's EWM volatility at that bar (rows sorted by symbol, time;
+    the sums restart at each symbol's first bar)."""
+    return _cusum_kernel(np.log(close), vol, codes, float(threshold))
 
-    out = np.zeros(len(frame), dtype=bool)
-    all_close = frame["close"].to_numpy(dtype=np.float64)
-    for rows in frame.groupby("symbol", sort=False).indices.values():
-        close = all_close[rows]
-        ts = frame["ts"].iloc[rows]
-        vol = daily_volatility(pd.Series(close, index=pd.DatetimeIndex(ts)), span).to_numpy()
-        log_ret = np.r_[0.0, np.diff(np.log(close))]
-        s_pos = s_neg = 0.0
-        for i in range(1, rows.shape[0]):
-            h = threshold * vol[i]
-            if not np.isfinite(h):
-                continue
-            s_pos = max(0.0, s_pos + log_ret[i])
-            s_neg = min(0.0, s_neg + log_ret[i])
-            if s_pos > h:
-                s_pos, out[rows[i]] = 0.0, True
-            elif s_neg < -h:
-                s_neg, out[rows[i]] = 0.0, True
+
+@njit(cache=True, nogil=True)
+def _cusum_kernel(log_close, vol, codes, threshold):
+    out = np.zeros(log_close.shape[0], dtype=np.bool_)
+    s_pos = s_neg = 0.0
+    for i in range(log_close.shape[0]):
+        if i == 0 or codes[i] != codes[i - 1]:
+            s_pos = s_neg = 0.0
+            continue
+        h = threshold * vol[i]
+        if not np.isfinite(h):
+            continue
+        r = log_close[i] - log_close[i - 1]
+        s_pos = max(0.0, s_pos + r)
+        s_neg = min(0.0, s_neg + r)
+        if s_pos > h:
+            s_pos = 0.0
+            out[i] = True
+        elif s_neg < -h:
+            s_neg = 0.0
+            out[i] = True
     return out
 
 
-def _weights(frame: pd.DataFrame, labelled: pd.DataFrame, kind: str, by_symbol) -> np.ndarray:
+def _weights(path: np.ndarray, codes: np.ndarray, start: np.ndarray, end: np.ndarray,
+             kind: str) -> np.ndarray:
+    """Sample weights of labels spanning rows ``start .. end`` (inclusive) of one symbol each:
+    average uniqueness (AFML 4.2) or return attribution (AFML 4.10, scaled per symbol to sum to
+    its label count, as ``sample_weights_by_symbol``); then divided by their mean. Labels never
+    cross symbols, so one concurrency count over all rows equals the per-symbol counts."""
     if kind == "none":
-        return np.ones(len(labelled))
-    table = by_symbol(frame[["symbol", "ts", "close"]], labelled)  # close: the labelled path
-    w = table["uniqueness" if kind == "uniqueness" else "return_weight"].to_numpy(np.float64)
+        return np.ones(start.shape[0])
+    n = path.shape[0]
+    delta = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(delta, start, 1)
+    np.add.at(delta, end + 1, -1)
+    counts = np.cumsum(delta[:-1])
+    if kind == "uniqueness":
+        inverse = np.divide(1.0, counts, out=np.zeros(n), where=counts > 0)
+        total = np.r_[0.0, np.cumsum(inverse)]
+        w = (total[end + 1] - total[start]) / (end - start + 1)
+    else:
+        log_ret = np.r_[0.0, np.diff(np.log(path))]
+        log_ret[np.r_[True, codes[1:] != codes[:-1]]] = 0.0
+        share = np.divide(log_ret, counts, out=np.zeros(n), where=counts > 0)
+        total = np.r_[0.0, np.cumsum(share)]
+        w = np.abs(total[end + 1] - total[start])
+        label_codes = codes[start]
+        sums = np.bincount(label_codes, weights=w)
+        per = np.bincount(label_codes).astype(np.float64)
+        scale = np.divide(per, sums, out=np.ones_like(sums), where=sums > 0)
+        w = w * scale[label_codes]
     mean = w.mean()
-    return w / mean if mean > 0 else np.ones(len(w))
+    return w / mean if mean > 0 else np.ones(w.shape[0])
 
 
 def _sector_codes(symbols: pd.Series, sectors: pd.DataFrame | Mapping[str, str]) -> np.ndarray:

@@ -146,13 +146,9 @@ def compute(
 ) -> pd.DataFrame:
     """Compute features for ``bars`` (see ``alphaloop.features.compute``)."""
     ts_col = _check_bars(bars)
-    specs = select(names)
     params = _check_params(params or {})
-    # a column that is present but holds no value at all is as missing as an absent one
-    available = {c for c in PRICE_VOLUME
-                 if c in bars.columns and (bars.empty or bars[c].notna().any())}
-    available.add("timestamp")
-    specs = _drop_missing_inputs(specs, available)
+    available = _available(bars)
+    specs = _drop_missing_inputs(select(names), available)
 
     panel, order = _build_panel(bars, ts_col, available, params, market_index)
     out = np.empty((len(specs), panel.n_rows))
@@ -160,6 +156,28 @@ def compute(
     _run_series(panel, order, identity, specs, out, params, threads)
     _run_panel(panel, order, identity, specs, out, params, threads)
     return pd.DataFrame(out.T, index=bars.index, columns=[s.name for s in specs], copy=False)
+
+
+def plan(bars: pd.DataFrame, names: Iterable[str] | str | None = None, *,
+         warn: bool = True) -> list[FeatureSpec]:
+    """The features :func:`compute` would return for ``bars`` and ``names``, in its column
+    order: the asked ones minus those whose inputs the bars lack (logged when ``warn``). Lets a
+    caller split the work, e.g. per-symbol (``kind == "series"``) features chunk by chunk of
+    symbols and ``panel`` features on the whole universe, with exactly the same values."""
+    _check_bars(bars)
+    specs = select(names)
+    if warn:
+        return _drop_missing_inputs(specs, _available(bars))
+    available = _available(bars)
+    return [s for s in specs if all(c in available for c in s.inputs)]
+
+
+def _available(bars: pd.DataFrame) -> set[str]:
+    # a column that is present but holds no value at all is as missing as an absent one
+    available = {c for c in PRICE_VOLUME
+                 if c in bars.columns and (bars.empty or bars[c].notna().any())}
+    available.add("timestamp")
+    return available
 
 
 def select(names: Iterable[str] | str | None) -> list[FeatureSpec]:

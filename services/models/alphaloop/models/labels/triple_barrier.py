@@ -61,6 +61,55 @@ def daily_volatility(close: pd.Series, span: int = 100,
     return pd.Series(ret, index=close.index, name="volatility").ewm(span=span).std()
 
 
+def daily_volatility_rows(ts_ns: np.ndarray, close: np.ndarray, codes: np.ndarray,
+                          span: int = 100, lookback: pd.Timedelta | int = ONE_DAY) -> np.ndarray:
+    """:func:`daily_volatility` of many symbols in one pass: rows sorted by (symbol, time),
+    ``codes`` the symbol of each row (each symbol's rows contiguous), ``ts_ns`` integer
+    nanoseconds. Equal to calling :func:`daily_volatility` on each symbol's rows (one pandas
+    grouped EWM instead of one call per symbol)."""
+    n = close.shape[0]
+    if n == 0:
+        return np.empty(0)
+    codes = np.asarray(codes, dtype=np.int64)
+    boundary = np.r_[True, codes[1:] != codes[:-1]]
+    first = np.flatnonzero(boundary)[np.cumsum(boundary) - 1].astype(np.int64)
+    if isinstance(lookback, pd.Timedelta):
+        prev = _prev_rows(np.asarray(ts_ns, dtype=np.int64), first, int(lookback.value))
+    else:
+        if int(lookback) < 1:
+            raise ValueError(f"lookback must be >= 1 bar, got {lookback}")
+        prev = np.arange(n) - int(lookback)
+        prev[prev < first] = -1
+    ret = np.full(n, np.nan)
+    has_prev = prev >= 0
+    ret[has_prev] = close[has_prev] / close[prev[has_prev]] - 1.0
+    run = np.cumsum(boundary) - 1  # 0, 1, 2 ... in row order, so the grouped result keeps it
+    return (pd.Series(ret).groupby(run, sort=True).ewm(span=span).std()
+            .to_numpy(dtype=np.float64))
+
+
+@njit(cache=True, nogil=True)
+def _prev_rows(ts, first, lookback):
+    """For each row, the last row of its symbol at or before ``ts - lookback`` (-1: none)."""
+    out = np.empty(ts.shape[0], np.int64)
+    for i in range(ts.shape[0]):
+        target = ts[i] - lookback
+        lo, hi = first[i], i + 1  # count of rows in [first, i] with ts <= target
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if ts[mid] <= target:
+                lo = mid + 1
+            else:
+                hi = mid
+        out[i] = lo - 1 if lo > first[i] else -1
+    return out
+
+
+def _ns(ts: pd.Series) -> np.ndarray:
+    values = pd.to_datetime(ts, utc=True)
+    return values.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def first_touch(close, start, horizon, upper, lower, side):
     """Scan each event's path for the first strict barrier crossing (AFML snippet 3.2).
@@ -197,9 +246,7 @@ def triple_barrier_by_symbol(bars: pd.DataFrame, pt_sl: Sequence[float], vertica
     if volatility_column is not None:
         vol = frame[volatility_column].to_numpy(dtype=np.float64)
     else:
-        vol = np.concatenate([
-            daily_volatility(g.set_index("ts")["close"], span).to_numpy()
-            for _, g in frame.groupby("symbol", sort=False)[["ts", "close"]]] or [np.empty(0)])
+        vol = daily_volatility_rows(_ns(frame["ts"]), close, codes, span)
     if event_column is None:
         is_event = np.ones(len(frame), dtype=bool)
     else:
