@@ -143,3 +143,69 @@ def test_relative_labels_follow_the_path_against_the_equal_weighted_universe(uni
     np.testing.assert_array_equal(rows["label"].to_numpy(), expected["label"].to_numpy())
     np.testing.assert_allclose(rows["ret"].to_numpy(), expected["ret"].to_numpy(), rtol=1e-12)
     assert (rows["t1"] == expected["t1"]).all()
+
+
+def test_chunked_features_equal_the_whole_universe_at_once(universe):
+    """chunk_symbols computes per-symbol features a few symbols at a time and the panel
+    features (cross-sectional ranks, regime, herding) on every symbol: identical values."""
+    bars, sectors = universe
+    whole = build_training_set(bars, "all", LABELS, DatasetSettings(), sectors)
+    chunked = build_training_set(bars, "all", LABELS, DatasetSettings(chunk_symbols=5), sectors)
+    assert any(n.startswith("cs_rank_") for n in whole.feature_names)
+    assert any(n.startswith("regime_") for n in whole.feature_names)
+    pd.testing.assert_frame_equal(chunked.frame, whole.frame, check_exact=True)
+    single = build_training_set(bars, FEATURES, LABELS,
+                                DatasetSettings(chunk_symbols=5, feature_dtype="float32"))
+    wide = build_training_set(bars, FEATURES, LABELS, DatasetSettings())
+    assert (single.frame[FEATURES].dtypes == np.float32).all()
+    expected = wide.frame[FEATURES].to_numpy().astype(np.float32)
+    assert np.array_equal(single.frame[FEATURES].to_numpy(), expected, equal_nan=True)
+
+
+@pytest.mark.parametrize("kind", ["uniqueness", "return"])
+def test_weights_equal_the_per_symbol_reference(universe, kind):
+    """The one-pass weights equal labels.sample_weights_by_symbol (AFML 4.2 / 4.10 per symbol,
+    pandas), divided by their mean."""
+    from alphaloop.models.labels import sample_weights_by_symbol
+
+    bars, _ = universe
+    ts = build_training_set(bars, FEATURES, LABELS, DatasetSettings(weights=kind))
+    frame = ts.frame
+    labels = frame.set_index(["symbol", "t0"])[["t1"]].rename_axis(["symbol", "ts"])
+    labels = labels.sort_index()
+    ref = sample_weights_by_symbol(bars[["symbol", "ts", "close"]], labels)
+    column = "uniqueness" if kind == "uniqueness" else "return_weight"
+    ref = ref[column] / ref[column].mean()
+    got = frame.set_index(["symbol", "t0"])["weight"].rename_axis(["symbol", "ts"])
+    np.testing.assert_allclose(got.sort_index().to_numpy(), ref.sort_index().to_numpy(),
+                               rtol=1e-9, atol=1e-12)  # sums that cancel to ~0
+
+
+def test_cusum_events_follow_afml_snippet_2_4(universe):
+    """Events equal a plain loop of the symmetric CUSUM filter (AFML snippet 2.4) on each
+    symbol's log returns, threshold 1.5 x that symbol's daily volatility at the bar."""
+    from alphaloop.models.labels import daily_volatility
+
+    bars, _ = universe
+    settings = DatasetSettings(events="cusum", cusum_threshold=1.5, warmup_bars=0)
+    labels = LabelSettings(pt_sl=(1.5, 1.5), vertical_bars=1, vol_span=20,
+                           drop_truncated=True)
+    ts = build_training_set(bars, ["ret_1"], labels, settings)
+    expected = set()
+    for symbol, g in bars.sort_values("ts").groupby("symbol"):
+        close = g.set_index("ts")["close"]
+        vol = daily_volatility(close, 20).to_numpy()
+        log_ret = np.diff(np.log(close.to_numpy()), prepend=np.nan)
+        s_pos = s_neg = 0.0
+        for i in range(1, len(close) - 1):  # the last bar has no vertical barrier
+            h = 1.5 * vol[i]
+            if not np.isfinite(h):
+                continue
+            s_pos, s_neg = max(0.0, s_pos + log_ret[i]), min(0.0, s_neg + log_ret[i])
+            if s_pos > h:
+                s_pos = 0.0
+                expected.add((symbol, close.index[i]))
+            elif s_neg < -h:
+                s_neg = 0.0
+                expected.add((symbol, close.index[i]))
+    assert set(zip(ts.frame["symbol"], ts.frame["t0"])) == expected
