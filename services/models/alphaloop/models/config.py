@@ -63,6 +63,18 @@ class Settings(ServiceSettings):
         True, description="Consume alphaloop.features.v1 and publish alphaloop.signals.v1.")
     stream_group: str = Field(
         "models", description="Consumer group on the features topic.")
+    outcomes_enabled: bool = Field(
+        True, description="With stream_enabled, score each published signal on the bars topic "
+        "once its horizon (the model's labels.vertical_bars) has passed, up when the close then "
+        "is above the close at the signal bar, and feed the call's hit or miss to the rolling "
+        "accuracy staleness compares with the training accuracy. Off: only the model's age "
+        "drives staleness.")
+    outcomes_group: str = Field(
+        "models-outcomes", description="Consumer group of the outcome tracker on the signals "
+        "and bars topics; replicas share it, each scoring the symbols whose partitions it holds.")
+    outcomes_max_pending: int = Field(
+        20_000, ge=1, description="Signals kept in memory while they wait for their horizon; "
+        "past it the oldest is dropped (alphaloop_model_outcome_drops, reason pending_evicted).")
 
     @model_validator(mode="after")
     def _ordered_thresholds(self) -> Settings:

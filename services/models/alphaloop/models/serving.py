@@ -268,10 +268,19 @@ class ModelServer:
         return served.predict(frame), served
 
     # -- staleness and health ---------------------------------------------------------------
-    def record_outcome(self, p_up: float, outcome: int | bool) -> None:
-        """Feed one realised outcome (1 = up over the horizon) of a served prediction."""
-        self.staleness.record_outcome(p_up, outcome)
+    def record_outcome(self, p_up: float, outcome: int | bool,
+                       version: str | None = None) -> bool:
+        """Feed one realised outcome (1 = up over the horizon) of a served prediction; True
+        when it was recorded. With ``version`` (the version that made the prediction) it counts
+        only while that version is served: checked under the lock a promotion resets the
+        staleness under, so an old champion's outcome never lands in the new one's window."""
+        with self._lock:
+            if version is not None and (self._current is None
+                                        or self._current.version != version):
+                return False
+            self.staleness.record_outcome(p_up, outcome)
         self._report_health()
+        return True
 
     def observe_features(self, ts: datetime) -> None:
         self.data.observe(ts)
