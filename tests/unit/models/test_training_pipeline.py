@@ -1,6 +1,8 @@
 """Training on a slice of the real bundled bars with tiny models: config loading, out-of-fold
 predictions and CV metrics (recomputed here with scikit-learn), the final calibrated model,
-determinism, every model class, and per-symbol checkpoint / resume."""
+determinism, every model class, and per-symbol and pooled (per CV fold) checkpoint / resume."""
+
+import pickle
 
 import numpy as np
 import pandas as pd
@@ -17,6 +19,7 @@ from alphaloop.models.training import (
     TrainConfig,
     load_config,
     make_classifier,
+    pipeline,
     train,
 )
 
@@ -148,9 +151,11 @@ def test_importances_metrics_and_calibration_report(pooled):
     assert pooled.calibration.method in ("none", "platt", "isotonic")
 
 
-def test_training_is_deterministic_for_a_seed(pooled, universe):
+def test_training_is_deterministic_for_a_seed(pooled, universe, tmp_path):
     bars, sectors = universe
-    again = train(_config(), bars.sample(frac=1.0, random_state=5), sectors=sectors)
+    # A fresh run_dir: the same config and bars would otherwise load ``pooled``'s checkpoints.
+    again = train(_config(), bars.sample(frac=1.0, random_state=5), sectors=sectors,
+                  run_dir=tmp_path)
     np.testing.assert_array_equal(again.oof["p_raw"].to_numpy(), pooled.oof["p_raw"].to_numpy())
     np.testing.assert_array_equal(again.test["p_cal"].to_numpy(),
                                   pooled.test["p_cal"].to_numpy())
@@ -241,3 +246,119 @@ def test_per_symbol_model_needs_symbols_and_leaves_unknown_ones_nan(universe, tm
     assert np.isnan(result.model.predict(X)).all()
     with pytest.raises(InvalidInputError):
         result.model.predict(X.drop(columns="symbol"))
+
+
+# -- pooled checkpoints ------------------------------------------------------------------------
+
+@pytest.fixture
+def fits(monkeypatch):
+    """How many classifiers training builds: one per fitted CV fold, one for the final fit."""
+    made = []
+    real = pipeline.make_classifier
+
+    def counting(*args, **kwargs):
+        made.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "make_classifier", counting)
+    return made
+
+
+def _steps(run_dir):
+    """Checkpoint files per key folder, by step name."""
+    return {folder.name: sorted(p.stem for p in folder.glob("*.pkl") if p.stem[0] != ".")
+            for folder in (run_dir / "checkpoints").iterdir()}
+
+
+def _assert_same_result(a, b):
+    for frame in ("oof", "test"):
+        pd.testing.assert_frame_equal(getattr(a, frame), getattr(b, frame), check_exact=True)
+        for column in ("p_raw", "p_cal"):  # bit for bit, not merely close
+            np.testing.assert_array_equal(getattr(a, frame)[column].to_numpy(),
+                                          getattr(b, frame)[column].to_numpy())
+    pd.testing.assert_frame_equal(a.cv_folds, b.cv_folds, check_exact=True)
+    pd.testing.assert_frame_equal(a.importances, b.importances, check_exact=True)
+    X = a.input_example
+    np.testing.assert_array_equal(a.model.predict(X), b.model.predict(X))
+
+
+def test_pooled_training_resumes_after_the_third_fold_with_the_same_result(
+        universe, tmp_path, fits):
+    bars, sectors = universe
+    config = _config(calibration={"method": "platt"})  # 4 folds + the final fit = 5 steps
+    uninterrupted = train(config, bars, sectors=sectors, run_dir=tmp_path / "a")
+    assert len(fits) == 5
+
+    fits.clear()
+    reported = []
+
+    def stop_after_the_third_fold(step, done, total):
+        reported.append((step, done, total))
+        if step == "fold-2":
+            raise _Interrupted
+
+    with pytest.raises(_Interrupted):
+        train(config, bars, sectors=sectors, run_dir=tmp_path / "b",
+              on_step_done=stop_after_the_third_fold)
+    assert reported == [("fold-0", 1, 5), ("fold-1", 2, 5), ("fold-2", 3, 5)]
+    assert len(fits) == 3
+    assert list(_steps(tmp_path / "b").values()) == [["fold-0", "fold-1", "fold-2"]]
+
+    fits.clear()
+    reported.clear()
+    resumed = train(config, bars, sectors=sectors, run_dir=tmp_path / "b",
+                    on_step_done=lambda *step: reported.append(step))
+    assert reported == [("fold-3", 4, 5), ("final", 5, 5)]  # folds 0-2 were loaded
+    assert len(fits) == 2
+    _assert_same_result(resumed, uninterrupted)
+
+    # A third run fits nothing and still gives the same result.
+    fits.clear()
+    again = train(config, bars, sectors=sectors, run_dir=tmp_path / "b",
+                  on_step_done=lambda *step: reported.append(step))
+    assert fits == [] and len(reported) == 2
+    _assert_same_result(again, uninterrupted)
+
+
+def test_pooled_checkpoints_are_not_reused_for_another_seed_other_bars_or_sectors(
+        universe, tmp_path, fits):
+    bars, sectors = universe
+    config = _config()
+    train(config, bars, sectors=sectors, run_dir=tmp_path)
+    other_bars = bars.copy()
+    row = other_bars.index[len(other_bars) // 2]
+    other_bars.loc[row, "close"] *= 1.0001  # one close moved by one basis point
+    other_sectors = sectors.copy()
+    other_sectors.loc[other_sectors["symbol"] == bars["symbol"].iloc[0], "sector"] = "Other"
+    for run_config, run_bars, run_sectors in [(_config(seed=7), bars, sectors),
+                                              (config, other_bars, sectors),
+                                              (config, bars, other_sectors)]:
+        fits.clear()
+        train(run_config, run_bars, sectors=run_sectors, run_dir=tmp_path)
+        assert len(fits) == 5
+    steps = _steps(tmp_path)
+    assert len(steps) == 4  # one key folder per distinct (config, bars, training set)
+    assert all(names == ["final", "fold-0", "fold-1", "fold-2", "fold-3"]
+               for names in steps.values())
+
+
+def test_a_corrupt_or_stale_pooled_checkpoint_is_refitted_not_a_crash(universe, tmp_path, fits):
+    bars, sectors = universe
+    config = _config()
+    first = train(config, bars, sectors=sectors, run_dir=tmp_path)
+    (folder,) = (tmp_path / "checkpoints").iterdir()
+    fold_1 = folder / "fold-1.pkl"
+    fold_1.write_bytes(fold_1.read_bytes()[:100])  # truncated
+    (folder / "final.pkl").write_bytes(b"not a pickle")
+    with (folder / "fold-2.pkl").open("rb") as fh:
+        saved = pickle.load(fh)
+    with (folder / "fold-2.pkl").open("wb") as fh:  # readable, but for other rows
+        pickle.dump({**saved, "rows": saved["rows"][1:], "p": saved["p"][1:]}, fh)
+    with (folder / "fold-3.pkl").open("wb") as fh:  # readable, but another step's
+        pickle.dump({**saved, "step": "fold-2"}, fh)
+    (folder / ".tmp-killed.pkl").write_bytes(b"half a fi")  # a write killed before rename
+
+    fits.clear()
+    again = train(config, bars, sectors=sectors, run_dir=tmp_path)
+    assert len(fits) == 4  # folds 1, 2, 3 and the final fit; fold 0 was loaded
+    _assert_same_result(again, first)

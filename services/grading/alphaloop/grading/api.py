@@ -164,13 +164,26 @@ def _benchmark_targets(strategy: str, bars: _pd.DataFrame, start) -> _pd.DataFra
     return makers[strategy](bars, start=start)
 
 
-def _ml_targets(strategy: str, predictions: _pd.DataFrame, bars: _pd.DataFrame) -> _pd.DataFrame:
+def _ml_targets(strategy: str, predictions: _pd.DataFrame, bars: _pd.DataFrame,
+                meta_threshold: float = 0.5) -> _pd.DataFrame:
     """The ML strategy's weights, built as the grading pipeline builds them."""
     from alphaloop.grading import strategies as strat
-    from alphaloop.grading.pipeline import REBALANCE_EVERY
+    from alphaloop.grading.pipeline import META_COLUMN, META_STRATEGY, REBALANCE_EVERY
 
+    meta = META_COLUMN if strategy == META_STRATEGY else None
     return strat.ml_signal(predictions, bars, long_only=strategy == "ml_long_only",
-                           rebalance_every=REBALANCE_EVERY)
+                           rebalance_every=REBALANCE_EVERY, meta=meta,
+                           meta_threshold=meta_threshold)
+
+
+def _require_meta(strategy: str, predictions: _pd.DataFrame, name: str, version) -> None:
+    """``ml_meta`` needs predictions with ``p_meta`` (a version trained with meta.enabled)."""
+    from alphaloop.common.errors import FailedPreconditionError
+    from alphaloop.grading.pipeline import META_STRATEGY, has_meta
+
+    if strategy == META_STRATEGY and not has_meta(predictions):
+        raise FailedPreconditionError(f"{name} v{version.version} has no meta-label "
+                                      "predictions (p_meta): train it with meta.enabled")
 
 
 class _GradingRpcs:
@@ -252,7 +265,11 @@ class _GradingRpcs:
 
     def Grade(self, request, context):
         from alphaloop.common.errors import InvalidInputError
-        from alphaloop.grading.pipeline import STRATEGY_NAMES, grade_predictions
+        from alphaloop.grading.pipeline import (
+            STRATEGY_NAMES,
+            grade_predictions,
+            meta_threshold_of_run,
+        )
         from alphaloop.grading.promotion import grade_rows, promote
 
         strategy = request.strategy or "ml"
@@ -260,6 +277,7 @@ class _GradingRpcs:
             raise InvalidInputError("strategy", f"one of {', '.join(STRATEGY_NAMES)}")
         name, version = self._model(request.model_id, request.model_version)
         predictions = self._test_predictions(name, version)
+        _require_meta(strategy, predictions, name, version)
         if request.HasField("out_of_sample_start"):
             start = _pd.Timestamp(request.out_of_sample_start.ToDatetime(), tz="UTC")
             predictions = predictions[predictions["t0"] >= start]
@@ -268,7 +286,9 @@ class _GradingRpcs:
             predictions = predictions[predictions["t0"] <= end]
         if predictions.empty:
             raise InvalidInputError("out_of_sample_start", "no predictions in that window")
-        outcome = grade_predictions(self.store.read_bars(), predictions)
+        outcome = grade_predictions(
+            self.store.read_bars(), predictions,
+            meta_threshold=meta_threshold_of_run(self.tracking, version.run_id))
         if request.promote_if_passed:
             promote(outcome, self.tracking, name, version.version, store=self.store,
                     actor="grading-rpc")
@@ -282,16 +302,21 @@ class _GradingRpcs:
         """One strategy on the stored bars over ``[start, end)``, after the request's costs.
 
         ``ml`` / ``ml_long_only`` trade the calibrated probabilities of the model's held-out
-        test predictions (never in-sample ones) with ``strategies.ml_signal``, as grading does;
-        the model is ``model_id`` / ``model_version``, an empty version meaning the
-        ``champion`` alias if set, else the latest. An empty strategy is ``ml`` when a model is
-        registered, else ``buy_and_hold``. ``symbols`` restricts bars and predictions; unset
+        test predictions (never in-sample ones) with ``strategies.ml_signal``, as grading does
+        (``ml_meta`` filtered by their ``p_meta``: FAILED_PRECONDITION for a version trained
+        without a meta-label model); the model is ``model_id`` / ``model_version``, an empty
+        version meaning the ``champion`` alias if set, else the latest. An empty strategy is
+        ``ml`` when a model is registered, else ``buy_and_hold``. ``symbols`` restricts bars and predictions; unset
         ``start`` is the model's holdout start (ML) or the first bar (benchmarks), unset ``end``
         the latest bar. The equity curve starts at the first decision's close."""
         from alphaloop.common.errors import InvalidInputError
         from alphaloop.grading.backtest import backtest
         from alphaloop.grading.metrics import compute_metrics
-        from alphaloop.grading.pipeline import ML_STRATEGIES, STRATEGY_NAMES
+        from alphaloop.grading.pipeline import (
+            ML_STRATEGIES,
+            STRATEGY_NAMES,
+            meta_threshold_of_run,
+        )
         from alphaloop.models.registry import CHAMPION
 
         start, end = _request_window(request)
@@ -310,9 +335,11 @@ class _GradingRpcs:
             targets, run_id, signals = _benchmark_targets(strategy, bars, start), strategy, {}
         else:
             name, version = model
-            predictions = _window_predictions(self._test_predictions(name, version), bars,
-                                              start, end)
-            targets = _ml_targets(strategy, predictions, bars)
+            predictions = self._test_predictions(name, version)
+            _require_meta(strategy, predictions, name, version)
+            predictions = _window_predictions(predictions, bars, start, end)
+            targets = _ml_targets(strategy, predictions, bars,
+                                  meta_threshold_of_run(self.tracking, version.run_id))
             run_id = f"{strategy}-{name}-v{version.version}"
             signals = {"probabilities": predictions["p_cal"].to_numpy(),
                        "labels": predictions["y"].to_numpy()}
@@ -356,13 +383,14 @@ class _GradingRpcs:
 
     def Promote(self, request, context):
         from alphaloop.common.errors import NotFoundError
+        from alphaloop.grading.pipeline import PROMOTABLE_STRATEGIES
         from alphaloop.models.registry import CHAMPION
 
         name, version = self._model(request.model_id, request.model_version)
         rows = [r for r in self.store.fetch("grades", {"model_id": name,
                                                        "model_version": version.version},
                                             order_by="-graded_at", limit=20)
-                if r["strategy"] in ("ml", "ml_long_only")]
+                if r["strategy"] in PROMOTABLE_STRATEGIES]
         if not rows:
             raise NotFoundError(f"{name} v{version.version} has not been graded: call Grade first")
         latest = rows[0]["graded_at"]

@@ -12,8 +12,11 @@ grade -> gate -> promotion, with a report.
   literature's 0.1-1 for liquid US large caps; sigma and ADV over the 20 bars before the fill),
   commission $0.005 a share with a $1 minimum per fill, borrow 1% a year on shorts.
 * ``n_trials`` (for the deflated Sharpe) counts every configuration tried: each ML variant
-  per model config plus each benchmark strategy (default: 1 model x 2 ML variants + 3 = 5),
-  and ``trial_sharpes`` are all strategies' annualised Sharpes.
+  per model config plus each benchmark strategy (default: 1 model x 2 ML variants + 3 = 5; 6
+  with ``ml_meta``), and ``trial_sharpes`` are all strategies' annualised Sharpes.
+* ``ml_meta`` (only when the predictions carry ``p_meta``, from a model trained with
+  ``meta.enabled``): ``ml`` with trades whose meta-label probability is below the training
+  config's ``meta.threshold`` left out, graded side by side as one more ML variant.
 * Promotion: the model gets the MLflow alias ``champion`` only if an ML strategy passes the
   gate; otherwise ``challenger``. Either decision is written to the store's audit log, and every
   strategy's grade to the ``grades`` table.
@@ -31,7 +34,7 @@ from typing import Any
 import pandas as pd
 
 from alphaloop.grading import strategies as strat
-from alphaloop.grading.backtest import BacktestConfig, backtest
+from alphaloop.grading.backtest import BacktestConfig, backtest, bar_grid
 from alphaloop.grading.gate import PromotionGate
 from alphaloop.grading.grade import grade as grade_metrics
 from alphaloop.grading.metrics import compute_metrics
@@ -44,9 +47,17 @@ COSTS = BacktestConfig(half_spread_bps=5.0, impact_k=0.1, commission_per_share=0
 FRICTIONLESS = BacktestConfig()
 INITIAL_CAPITAL = 1_000_000.0
 REBALANCE_EVERY = strat.DEFAULT_REBALANCE_EVERY
-ML_STRATEGIES = ("ml", "ml_long_only")
+#: The ML strategy filtered by the meta-label model, graded only when predictions have p_meta.
+META_STRATEGY = "ml_meta"
+META_COLUMN = "p_meta"
+DEFAULT_META_THRESHOLD = 0.5
+ML_STRATEGIES = ("ml", "ml_long_only", META_STRATEGY)
+#: The ML strategies whose pass can promote a model: those the models service trades when it
+#: serves the champion (calibrated p, no meta filter: the meta model is graded, not served).
+PROMOTABLE_STRATEGIES = ("ml", "ml_long_only")
 BENCHMARK = "buy_and_hold"
-STRATEGY_NAMES = ("ml", "ml_long_only", "momentum", "mean_reversion", "buy_and_hold")
+STRATEGY_NAMES = ("ml", "ml_long_only", META_STRATEGY, "momentum", "mean_reversion",
+                  "buy_and_hold")
 
 
 @dataclass
@@ -88,15 +99,36 @@ def _clean(d: dict[str, float]) -> dict[str, float | None]:
             for k, v in d.items()}
 
 
+def has_meta(predictions: pd.DataFrame) -> bool:
+    """Whether ``predictions`` carry a meta-label probability (``ml_meta`` is then graded)."""
+    return META_COLUMN in predictions.columns and bool(predictions[META_COLUMN].notna().any())
+
+
+def meta_threshold_of_run(tracking: Any, run_id: str | None) -> float:
+    """The ``meta.threshold`` a training run was configured with (its logged params); the
+    default for runs logged without one."""
+    try:
+        params = tracking.client.get_run(run_id).data.params
+    except Exception:  # noqa: BLE001 - an unreadable run grades with the default
+        return DEFAULT_META_THRESHOLD
+    return float(params.get("meta.threshold", DEFAULT_META_THRESHOLD))
+
+
 def strategy_targets(bars: pd.DataFrame, predictions: pd.DataFrame,
-                     rebalance_every: int = REBALANCE_EVERY) -> tuple[dict[str, pd.DataFrame],
-                                                                      dict[str, str]]:
-    """Target weights of every strategy over the predictions' decision window."""
+                     rebalance_every: int = REBALANCE_EVERY,
+                     meta_threshold: float = DEFAULT_META_THRESHOLD
+                     ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """Target weights of every strategy over the predictions' decision window (``ml_meta``
+    only when the predictions have ``p_meta``)."""
     start, end = predictions["t0"].min(), predictions["t0"].max()
+    meta = {} if not has_meta(predictions) else {META_STRATEGY: strat.ml_signal(
+        predictions, bars, rebalance_every=rebalance_every, meta=META_COLUMN,
+        meta_threshold=meta_threshold)}
     targets = {
         "ml": strat.ml_signal(predictions, bars, rebalance_every=rebalance_every),
         "ml_long_only": strat.ml_signal(predictions, bars, long_only=True,
                                         rebalance_every=rebalance_every),
+        **meta,
         "momentum": strat.momentum(bars, start=start, end=end, rebalance_every=rebalance_every),
         "mean_reversion": strat.mean_reversion(bars, start=start, end=end,
                                                rebalance_every=rebalance_every),
@@ -107,27 +139,32 @@ def strategy_targets(bars: pd.DataFrame, predictions: pd.DataFrame,
         "ml": f"calibrated p: long p-0.5 > 0.02, short 0.5-p > 0.02, at most a decile per "
               f"side, dollar-neutral, {every}",
         "ml_long_only": f"calibrated p: long p-0.5 > 0.02 (at most the top decile), {every}",
+        META_STRATEGY: f"ml, trading only events whose meta-label probability p_meta >= "
+                       f"{meta_threshold:g}, {every}",
         "momentum": f"cross-sectional 63-5 bar momentum, top/bottom decile, {every}",
         "mean_reversion": f"5-bar reversal: long losers / short winners (deciles), {every}",
         "buy_and_hold": "equal-weighted index of the universe (symbols trading on every OOS "
                         "date), bought at the first OOS decision and held",
     }
-    return targets, descriptions
+    return targets, {name: descriptions[name] for name in targets}
 
 
 def grade_predictions(bars: pd.DataFrame, predictions: pd.DataFrame, *,
                       n_model_configs: int = 1, gate: PromotionGate | None = None,
                       costs: BacktestConfig = COSTS,
-                      rebalance_every: int = REBALANCE_EVERY) -> GradingOutcome:
+                      rebalance_every: int = REBALANCE_EVERY,
+                      meta_threshold: float = DEFAULT_META_THRESHOLD) -> GradingOutcome:
     """Backtest, measure and grade every strategy on the out-of-sample window of
-    ``predictions`` (test events: symbol, t0, y, p_cal). Promotion is not decided here."""
+    ``predictions`` (test events: symbol, t0, y, p_cal; with ``p_meta`` also ``ml_meta`` at
+    ``meta_threshold``). Promotion is not decided here."""
     gate = gate or PromotionGate()
     timings: dict[str, float] = {}
     mark = time.perf_counter()
     ts_col = "ts" if "ts" in bars.columns else "timestamp"
     start, end = predictions["t0"].min(), predictions["t0"].max()
     window_bars = bars[bars[ts_col] <= end]
-    targets, descriptions = strategy_targets(window_bars, predictions, rebalance_every)
+    targets, descriptions = strategy_targets(window_bars, predictions, rebalance_every,
+                                             meta_threshold)
     timings["strategies"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
@@ -144,15 +181,16 @@ def grade_predictions(bars: pd.DataFrame, predictions: pd.DataFrame, *,
     adv = adv.fillna(adv.median())
     sigma = asset_returns.loc[hist].std()
     sigma = sigma.fillna(sigma.median())
+    grid = bar_grid(window_bars)  # pivoted once for every run
     runs = {}
     for name, tg in targets.items():
-        runs[name] = (backtest(window_bars, tg, config=costs, initial_capital=INITIAL_CAPITAL),
-                      backtest(window_bars, tg, config=FRICTIONLESS,
-                               initial_capital=INITIAL_CAPITAL))
+        runs[name] = (backtest(grid, tg, config=costs, initial_capital=INITIAL_CAPITAL),
+                      backtest(grid, tg, config=FRICTIONLESS, initial_capital=INITIAL_CAPITAL))
     timings["backtests"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    n_trials = n_model_configs * len(ML_STRATEGIES) + (len(targets) - len(ML_STRATEGIES))
+    n_ml = sum(name in ML_STRATEGIES for name in targets)
+    n_trials = n_model_configs * n_ml + (len(targets) - n_ml)
     sharpes = []
     for net, _ in runs.values():
         r = net.returns
@@ -221,6 +259,11 @@ def verdict_sentence(outcome: GradingOutcome) -> str:
         caveat = (f" The difference is not statistically significant: deflated Sharpe ratio "
                   f"{dsr:.2f} (0.95 needed) over {n_bars} bars, "
                   f"so this is no evidence of skill.")
+    meta = outcome.strategies.get(META_STRATEGY)
+    if meta is not None:
+        caveat += (f" Filtered by the meta-label model ({META_STRATEGY}): Sharpe "
+                   f"{meta.metrics.get('sharpe', float('nan')):.2f}, total return "
+                   f"{meta.metrics['total_return']:+.2%}.")
     return (f"{head} ({figures}).{caveat} All figures are out-of-sample and after costs "
             f"(spread, impact, commission, borrow).")
 
@@ -294,7 +337,7 @@ def run_pipeline(state_dir: str | Path = ".alphaloop", config_path: str | Path |
         f"{result.cv_mean()['auc']:.3f}, test AUC {result.test_metrics()['auc']:.3f}")
 
     say("grade: backtests of every strategy on the out-of-sample window, after costs")
-    outcome = grade_predictions(bars, result.test)
+    outcome = grade_predictions(bars, result.test, meta_threshold=config.meta.threshold)
     timings.update({f"grading_{k}": v for k, v in outcome.timings.items()})
 
     mark = time.perf_counter()
@@ -381,7 +424,8 @@ def grade_job(settings: Any, model_name: str | None = None,
                                                str(state_dir / "grading"))
     predictions = pd.read_parquet(local)
     bars = _stored_bars(settings)
-    outcome = grade_predictions(bars, predictions)
+    outcome = grade_predictions(bars, predictions,
+                                meta_threshold=meta_threshold_of_run(tracking, chosen.run_id))
     with _open_store(settings) as store:
         store.migrate()
         decision = promote(outcome, tracking, name, chosen.version, store=store,

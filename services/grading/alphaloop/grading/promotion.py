@@ -1,5 +1,7 @@
-"""Promotion: a model gets the MLflow alias ``champion`` only if one of its ML strategies passed
-the promotion gate out of sample; otherwise it is registered as ``challenger``. The decision
+"""Promotion: a model gets the MLflow alias ``champion`` only if one of its ML strategies that
+the served model trades (``ml``, ``ml_long_only``; not ``ml_meta``, whose meta-label filter is
+graded but not served) passed the promotion gate out of sample; otherwise it is registered as
+``challenger``. The decision
 (either way) goes to the store's append-only audit log, and every strategy's grade to the
 ``grades`` table (key: strategy, model id, model version, graded_at)."""
 
@@ -33,7 +35,10 @@ def promote(outcome: Any, tracking: Any, model_name: str, model_version: str | N
     from alphaloop.common.clock import LiveClock
 
     clock = clock or LiveClock()
-    passing = [n for n, s in outcome.strategies.items() if s.ml and s.passed_gate]
+    from alphaloop.grading.pipeline import PROMOTABLE_STRATEGIES
+
+    passing = [n for n, s in outcome.strategies.items()
+               if s.ml and s.passed_gate and n in PROMOTABLE_STRATEGIES]
     alias = CHAMPION if passing else CHALLENGER
     previous = None
     if tracking is not None and model_version is not None:

@@ -3,9 +3,10 @@ injected clock, UTC, ``YYYYmmddTHHMMSSZ``), and the terminal summary table.
 
 report.json keys: ``data`` (sources, symbols, date range, quality counts), ``splits`` (train /
 test dates and the out-of-sample backtest window), ``models`` (per model: CV metrics, ECE and
-Brier before/after calibration, MLflow run id and version), ``strategies`` (per strategy: every
-metric of ``compute_metrics``, score, grade level, promoted, gate failures), ``promotion``,
-``costs``, ``timings`` (seconds per stage), ``verdict`` and ``note``."""
+Brier before/after calibration, MLflow run id and version; ``meta``: the meta-label model's CV,
+OOF and test scores when one was trained), ``strategies`` (per strategy, ``ml_meta`` only with a
+meta-label model: every metric of ``compute_metrics``, score, grade level, promoted, gate
+failures), ``promotion``, ``costs``, ``timings`` (seconds per stage), ``verdict`` and ``note``."""
 
 from __future__ import annotations
 
@@ -91,6 +92,9 @@ def build_report(result: Any, outcome: Any, data_info: dict, decision: dict,
                         "oof": cal.oof, "test": cal.test},
         "n_features": len(result.feature_names), "data_fingerprint": result.fingerprint.as_dict(),
     }}
+    meta = getattr(result, "meta", None)
+    if meta is not None:
+        models[model_key]["meta"] = meta.summary()
     split = result.split.as_dict()
     splits = {"train_start": split["train_start"], "train_end": split["train_end"],
               "test_start": split["test_start"], "test_end": split["test_end"],

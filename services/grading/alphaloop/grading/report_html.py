@@ -92,6 +92,26 @@ def _grade_table(report: Any) -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
+def _meta_rows(report: Any) -> str:
+    """One line per model with a meta-label model: its scores next to the primary's precision
+    on the same trades (what the filter has to beat)."""
+    rows = []
+    for key, m in report.data["models"].items():
+        meta = m.get("meta")
+        if not meta:
+            continue
+        cv, oof, test = meta["cv"], meta["oof"], meta["test"]
+        rows.append(
+            f"<p>Meta-label model of {html.escape(key)} ({html.escape(str(meta['model_class']))}"
+            f", trades kept where p_meta &gt;= {meta['threshold']:g}): CV AUC "
+            f"{_fmt(cv.get('auc'), '.3f')}, CV precision {_fmt(cv.get('precision'), '.3f')} vs "
+            f"the primary's {_fmt(oof.get('primary_precision'), '.3f')}; test AUC "
+            f"{_fmt(test.get('auc'), '.3f')}, test precision {_fmt(test.get('precision'), '.3f')}"
+            f" vs {_fmt(test.get('primary_precision'), '.3f')} (keeps "
+            f"{_fmt(test.get('kept'), '.0%')} of the test trades).</p>")
+    return "".join(rows)
+
+
 def render_html(report: Any) -> str:
     d = report.data
     equity, drawdown = _equity_plots(report)
@@ -122,6 +142,7 @@ Train {sp['train_start'][:10]} to {sp['train_end'][:10]}; out-of-sample decision
 <h2>Drawdowns</h2>{drawdown}
 <h2>Models</h2><table><tr><th>model</th><th>CV AUC</th><th>test AUC</th><th>test ECE before -> after</th>
 <th>test Brier before -> after</th><th>MLflow run</th><th>version</th><th>alias</th></tr>{model_rows}</table>
+{_meta_rows(report)}
 <h2>Calibration</h2>{_calibration_plot(report)}
 <h2>Feature importances</h2>{_importance_plot(report)}
 <h2>Timings</h2><table>{timings}</table>

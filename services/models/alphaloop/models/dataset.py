@@ -220,9 +220,8 @@ def build_training_set(
     vol = daily_volatility_rows(ts_ns, close, codes, labels.vol_span)
     if settings.events == "cusum":
         eligible &= _cusum(close, vol, codes, settings.cusum_threshold)
-    path = close
+    path = _label_path(frame, close, labels)
     if labels.relative_to == "universe":
-        path = close / _universe_index(frame)
         vol = daily_volatility_rows(ts_ns, path, codes, labels.vol_span)
     candidates = np.flatnonzero(eligible & (vol > labels.min_ret)).astype(np.int64)
     found = label_positions(path, candidates, last[candidates], vol[candidates],
@@ -255,6 +254,25 @@ def build_training_set(
 
 #: Names of ``label_positions``' barrier codes (``alphaloop.models.labels.BARRIERS``).
 BARRIER_NAMES = ("pt", "sl", "vertical")
+
+
+def label_path(bars: pd.DataFrame, labels: LabelSettings | None = None
+               ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """What the labels of :func:`build_training_set` are read from, to label its events again
+    with another side (meta-labels): the bars as it reads them (sorted by symbol, then time),
+    the price path of each row (the close, or with ``relative_to="universe"`` the close over the
+    equal-weighted universe index) and the row of each row's symbol's last bar."""
+    labels = labels or LabelSettings()
+    frame = _normalise_bars(bars)
+    _, position, length = _positions(frame)
+    last = (np.arange(len(frame)) - position + length - 1).astype(np.int64)
+    return frame, _label_path(frame, frame["close"].to_numpy(dtype=np.float64), labels), last
+
+
+def _label_path(frame: pd.DataFrame, close: np.ndarray, labels: LabelSettings) -> np.ndarray:
+    if labels.relative_to == "universe":
+        return close / _universe_index(frame)
+    return close
 
 
 def _feature_matrix(frame: pd.DataFrame, specs, rows: np.ndarray, settings: DatasetSettings,

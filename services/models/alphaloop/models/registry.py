@@ -4,7 +4,8 @@ Embedded default: tracking URI ``sqlite:///<state_dir>/mlflow.db`` with artifact
 ``<state_dir>/mlartifacts``; in the cluster, pass the tracking server's URI (from settings).
 Every training run logs its parameters, metrics (CV, test, Brier/ECE before and after
 calibration), the feature list, the data fingerprint (tag and param), feature importances, the
-calibration curve, the OOF and test predictions, and the model: an ``mlflow.pyfunc`` model
+calibration curve, the OOF and test predictions (with ``p_meta`` when a meta-label model was
+trained; its metrics are the ``meta_*`` ones), and the model: an ``mlflow.pyfunc`` model
 wrapping the booster(s) and the calibrator, so a model loaded back from the registry returns
 calibrated probabilities, registered under a name with versions and aliases
 (``champion`` / ``challenger``).
@@ -288,6 +289,10 @@ def _write_artifacts(result: TrainResult, folder: Path) -> None:
     result.test.to_parquet(predictions / "test.parquet", index=False)
     if result.per_symbol is not None:
         result.per_symbol.to_csv(folder / "per_symbol.csv", index=False)
+    if result.meta is not None:  # its p_meta is in the predictions above
+        result.meta.cv_folds.to_csv(folder / "meta_cv_folds.csv", index=False)
+        importances = result.meta.importances().rename_axis("feature").reset_index()
+        importances.to_csv(folder / "meta_feature_importances.csv", index=False)
     _plot_calibration(result, folder / "calibration_curve.png")
 
 

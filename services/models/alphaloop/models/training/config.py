@@ -38,6 +38,42 @@ class CalibrationSettings(BaseModel):
     n_bins: int = Field(10, ge=2, le=100, description="Equal-width bins of ECE and the curve.")
 
 
+class MetaSettings(BaseModel):
+    """Meta-labelling (AFML 3.6): a secondary classifier of whether trading the primary model's
+    side pays, trained on the primary's out-of-fold probabilities (see
+    ``alphaloop.models.training.meta``). Its probability ``p_meta`` filters the ML strategy
+    (grading's ``ml_meta``). Off by default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(False, description="Train the meta-label model and add p_meta to the "
+                          "predictions (grading then also grades ml_meta).")
+    threshold: float = Field(0.5, ge=0.0, le=1.0, description="ml_meta trades an event only "
+                             "when p_meta >= threshold; also the cut of the meta accuracy and "
+                             "precision.")
+    min_edge: float = Field(0.0, ge=0.0, lt=0.5, description="The primary takes a side only "
+                            "where |p_cal - 0.5| > min_edge; other events get no side, no meta "
+                            "label and no p_meta (0: every event not exactly at 0.5).")
+    model: Literal["lightgbm", "xgboost", "catboost", "ensemble"] | None = Field(
+        None, description="Meta classifier class; null: the primary's model class.")
+    params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Meta classifier parameters per model class; they "
+        "override the built-in defaults key by key (not the primary's params).")
+
+    @field_validator("params")
+    @classmethod
+    def _known_classes(cls, v: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return _check_param_classes(v)
+
+
+def _check_param_classes(v: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    unknown = set(v) - set(MODEL_CLASSES[:3])
+    if unknown:
+        raise ValueError(f"params for unknown model classes {sorted(unknown)}; "
+                         "use lightgbm, xgboost, catboost")
+    return v
+
+
 class TrainConfig(BaseModel):
     """Everything that decides a trained model. Unknown keys are errors (typos fail loudly)."""
 
@@ -53,6 +89,8 @@ class TrainConfig(BaseModel):
     dataset: DatasetSettings = Field(default_factory=DatasetSettings)
     cv: CVSettings = Field(default_factory=CVSettings)
     calibration: CalibrationSettings = Field(default_factory=CalibrationSettings)
+    meta: MetaSettings = Field(default_factory=MetaSettings,
+                               description="Meta-label model (AFML 3.6); off by default.")
     seed: int = Field(42, description="Seed of every model (and so of the whole run).")
     threads: int = Field(2, ge=1, description="Threads per model fit.")
     mode: Literal["pooled", "per_symbol"] = Field(
@@ -67,19 +105,18 @@ class TrainConfig(BaseModel):
     @field_validator("params")
     @classmethod
     def _known_classes(cls, v: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        unknown = set(v) - set(MODEL_CLASSES[:3])
-        if unknown:
-            raise ValueError(f"params for unknown model classes {sorted(unknown)}; "
-                             "use lightgbm, xgboost, catboost")
-        return v
+        return _check_param_classes(v)
 
     @property
     def registry_name(self) -> str:
         return self.registered_model or f"alphaloop-{self.mode.replace('_', '-')}"
 
     def digest(self) -> str:
-        """sha256 of the canonical JSON of this config (keys sorted): equal configs agree."""
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+        """sha256 of the canonical JSON of this config (keys sorted): equal configs agree. A
+        default (disabled) ``meta`` section is left out, so configs written before it existed
+        keep their digest (and their per-symbol checkpoints)."""
+        exclude = {"meta"} if self.meta == MetaSettings() else None
+        return hashlib.sha256(self.model_dump_json(exclude=exclude).encode()).hexdigest()
 
     def flat_params(self) -> dict[str, str]:
         """Dotted ``key: value`` strings for experiment tracking (``labels.pt_sl: [1.0, 1.0]``)."""

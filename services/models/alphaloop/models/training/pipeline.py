@@ -2,13 +2,15 @@
 (last dates held out, purged) -> purged k-fold CV on the training period giving out-of-fold (OOF)
 probabilities and per-fold AUC / accuracy / log loss -> a final model on the whole training
 period -> calibration fitted on the OOF probabilities only -> calibrated predictions on the
-held-out test period -> (optionally) everything logged to MLflow and the model registered.
+held-out test period -> (``meta.enabled``) a meta-label model on the OOF sides (``meta``) ->
+(optionally) everything logged to MLflow and the model registered.
 
 CV metrics score the raw (uncalibrated) fold models. Test metrics are given for the raw final
 model (``test_*_raw``) and for the calibrated model that is served (``test_*``). Per-symbol
 mode trains one model per symbol, checkpointing each finished symbol (see ``checkpoint``), and
 fits one calibrator on the pooled OOF probabilities of every symbol (a few hundred events per
-symbol are too few to calibrate each alone).
+symbol are too few to calibrate each alone). Pooled mode checkpoints each finished CV fold and
+the final fit the same way, so a killed run resumes at the fold it was fitting.
 """
 
 from __future__ import annotations
@@ -28,14 +30,19 @@ from alphaloop.models.calibration import CalibrationReport, calibrate, make_cali
 from alphaloop.models.cv import PurgedKFold
 from alphaloop.models.dataset import SplitInfo, TrainingSet, build_training_set
 from alphaloop.models.fingerprint import DataFingerprint, fingerprint
-from alphaloop.models.training.checkpoint import SymbolCheckpoints
+from alphaloop.models.training.checkpoint import (
+    StepCheckpoints,
+    SymbolCheckpoints,
+    frame_digest,
+)
 from alphaloop.models.training.classifiers import make_classifier
 from alphaloop.models.training.config import TrainConfig
+from alphaloop.models.training.meta import MetaResult, fit_meta_model
 from alphaloop.models.training.model import CalibratedModel
 
 logger = logging.getLogger("alphaloop.models.training")
 
-#: Where per-symbol checkpoints go when no run folder is given (the embedded state folder).
+#: Where training checkpoints go when no run folder is given (the embedded state folder).
 DEFAULT_RUN_DIR = Path(".alphaloop") / "training"
 SCORES = ("auc", "accuracy", "log_loss")
 _META = ["symbol", "t0", "t1", "y", "label", "ret", "weight"]
@@ -51,7 +58,8 @@ class TrainingTracker(Protocol):
 @dataclass
 class TrainResult:
     """Everything a training run produced. ``oof`` and ``test`` hold one row per event with
-    ``p_raw`` and ``p_cal`` (OOF ``p_cal`` is cross-fitted, see ``calibration``)."""
+    ``p_raw`` and ``p_cal`` (OOF ``p_cal`` is cross-fitted, see ``calibration``); with
+    ``meta.enabled`` also ``side``, ``meta_y`` and ``p_meta`` (see ``meta``)."""
 
     config: TrainConfig
     model: CalibratedModel
@@ -68,6 +76,7 @@ class TrainResult:
     input_example: pd.DataFrame | None = None  # a few test rows as the model reads them
     run_id: str | None = None
     model_version: str | None = None
+    meta: MetaResult | None = None  # the meta-label model, when config.meta.enabled
 
     @property
     def feature_names(self) -> list[str]:
@@ -90,7 +99,7 @@ class TrainResult:
 
     def metrics(self) -> dict[str, float]:
         """Flat numeric metrics for tracking: cv_*_mean, cv_*_fold_k, test_*, calibration's
-        Brier/ECE before and after, sizes and timings."""
+        Brier/ECE before and after, sizes and timings; meta_* with a meta-label model."""
         out: dict[str, float] = {f"cv_{k}_mean": v for k, v in self.cv_mean().items()}
         for row in self.cv_folds.itertuples():
             for s in SCORES:
@@ -103,10 +112,13 @@ class TrainResult:
                     "n_features": float(len(self.feature_names)),
                     "n_symbols_trained": float(self.oof["symbol"].nunique())})
         out.update({f"seconds_{k}": v for k, v in self.timings.items()})
+        if self.meta is not None:
+            out.update(self.meta.metrics())
         return out
 
     def summary(self) -> dict[str, Any]:
         """A JSON-friendly digest (for reports)."""
+        meta = {} if self.meta is None else {"meta": self.meta.summary()}
         return {
             "model_class": self.config.model, "mode": self.config.mode,
             "registered_model": self.config.registry_name, "model_version": self.model_version,
@@ -116,7 +128,7 @@ class TrainResult:
             "test": self.test_metrics(),
             "calibration": {k: v for k, v in self.calibration.as_dict().items() if k != "curve"},
             "n_features": len(self.feature_names), "skipped_symbols": self.skipped_symbols,
-            "timings": self.timings,
+            "timings": self.timings, **meta,
         }
 
 
@@ -135,13 +147,17 @@ def scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 def train(config: TrainConfig, bars: pd.DataFrame, tracking: TrainingTracker | None = None, *,
           sectors: pd.DataFrame | dict[str, str] | None = None,
           run_dir: str | Path | None = None,
-          on_symbol_done: Callable[[str, int, int], None] | None = None) -> TrainResult:
+          on_symbol_done: Callable[[str, int, int], None] | None = None,
+          on_step_done: Callable[[str, int, int], None] | None = None) -> TrainResult:
     """Train, validate, calibrate and (with ``tracking``) log and register one model.
 
     ``bars``: clean bars (symbol, ts/timestamp, OHLCV). ``sectors``: symbol -> sector (frame or
-    mapping) for the ``sector_code`` feature. ``run_dir``: folder of per-symbol checkpoints
-    (default ``.alphaloop/training``). ``on_symbol_done(symbol, done, total)`` is called after
-    each newly trained symbol's checkpoint is written.
+    mapping) for the ``sector_code`` feature. ``run_dir``: folder of the checkpoints (default
+    ``.alphaloop/training``, see ``checkpoint``): one per finished symbol in per-symbol mode,
+    one per CV fold and one for the final fit in pooled mode; a re-run with the same config and
+    bars loads them instead of refitting, with an identical result. ``on_step_done(step, done,
+    total)`` is called after each newly fitted step's checkpoint is written (the symbol, or
+    ``fold-<k>`` / ``final``); ``on_symbol_done`` is its older, per-symbol-only name.
     """
     timings: dict[str, float] = {}
     start = time.perf_counter()
@@ -155,11 +171,14 @@ def train(config: TrainConfig, bars: pd.DataFrame, tracking: TrainingTracker | N
 
     mark = time.perf_counter()
     if config.mode == "pooled":
-        fitted = _train_pooled(config, train_set, test_set)
+        checkpoints = StepCheckpoints(run_dir or DEFAULT_RUN_DIR, config.digest(),
+                                      data_fp.sha256, frame_digest(train_set.frame))
+        fitted = _train_pooled(config, train_set, test_set, checkpoints, on_step_done)
     else:
         checkpoints = SymbolCheckpoints(run_dir or DEFAULT_RUN_DIR, config.digest(),
-                                        data_fp.sha256)
-        fitted = _train_per_symbol(config, train_set, test_set, checkpoints, on_symbol_done)
+                                        data_fp.sha256, frame_digest(train_set.frame))
+        fitted = _train_per_symbol(config, train_set, test_set, checkpoints,
+                                   on_step_done or on_symbol_done)
     timings["fit"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
@@ -172,13 +191,20 @@ def train(config: TrainConfig, bars: pd.DataFrame, tracking: TrainingTracker | N
     test["p_cal"] = calibrator.transform(test["p_raw"].to_numpy()) if len(test) else []
     fitted.model.calibrator = calibrator
     timings["calibration"] = time.perf_counter() - mark
+    meta = None
+    if config.meta.enabled:
+        mark = time.perf_counter()
+        meta = fit_meta_model(config, bars, train_set, test_set, oof, test)
+        oof, test = oof.join(meta.oof), test.join(meta.test)
+        timings["meta"] = time.perf_counter() - mark
     timings["total"] = time.perf_counter() - start
 
     result = TrainResult(
         config=config, model=fitted.model, fingerprint=data_fp, split=split,
         cv_folds=fitted.cv_folds, oof=oof, test=test, calibration=report,
         importances=fitted.importances, timings=timings, per_symbol=fitted.per_symbol,
-        skipped_symbols=fitted.skipped, input_example=_example(fitted.model, test_set, train_set))
+        skipped_symbols=fitted.skipped, input_example=_example(fitted.model, test_set, train_set),
+        meta=meta)
     logger.info("trained %s (%s): cv auc %.4f, test auc %.4f, calibration %s",
                 config.model, config.mode, result.cv_mean()["auc"],
                 result.test_metrics()["auc"], report.method)
@@ -204,9 +230,14 @@ def _new_classifier(config: TrainConfig):
     return make_classifier(config.model, config.params, config.seed, config.threads)
 
 
-def _cross_validate(config: TrainConfig, ts: TrainingSet) -> tuple[np.ndarray, np.ndarray,
-                                                                   list[dict[str, float]]]:
-    """OOF p(up) and fold number of every row of ``ts``, and each fold's scores."""
+def _cross_validate(config: TrainConfig, ts: TrainingSet,
+                    checkpoints: StepCheckpoints | None = None,
+                    on_fold_done: Callable[[str, int], None] | None = None,
+                    ) -> tuple[np.ndarray, np.ndarray, list[dict[str, float]]]:
+    """OOF p(up) and fold number of every row of ``ts``, and each fold's scores. With
+    ``checkpoints``, a fold saved earlier over the same rows is loaded instead of refitted, and
+    each newly fitted fold is saved (step ``fold-<k>``) and then reported to
+    ``on_fold_done(step, k)``."""
     X, y, w = ts.X, ts.y, ts.weight
     p = np.full(len(ts), np.nan)
     folds = np.full(len(ts), -1, dtype=np.int64)
@@ -215,16 +246,69 @@ def _cross_validate(config: TrainConfig, ts: TrainingSet) -> tuple[np.ndarray, n
     for k, (tr, te) in enumerate(splitter.split(X, ts.t1)):
         if len(tr) == 0:
             raise ValueError(f"fold {k}: nothing left to train on after purging")
-        clf = _new_classifier(config).fit(X.iloc[tr], y[tr], w[tr])
-        p[te] = clf.predict_proba(X.iloc[te])
+        step = f"fold-{k}"
+        saved = _saved_fold(checkpoints, step, len(ts), tr, te)
+        if saved is not None:
+            p[te], row = saved["p"], saved["scores"]
+        else:
+            clf = _new_classifier(config).fit(X.iloc[tr], y[tr], w[tr])
+            p[te] = clf.predict_proba(X.iloc[te])
+            row = {"fold": k, "n_train": len(tr), "n_test": len(te), **scores(y[te], p[te])}
+            if checkpoints is not None:
+                checkpoints.save(step, {"n_rows": len(ts), "n_train": len(tr), "rows": te,
+                                        "p": p[te], "scores": row})
+                if on_fold_done is not None:
+                    on_fold_done(step, k)
         folds[te] = k
-        rows.append({"fold": k, "n_train": len(tr), "n_test": len(te), **scores(y[te], p[te])})
+        rows.append(row)
     return p, folds, rows
 
 
-def _train_pooled(config: TrainConfig, train_set: TrainingSet, test_set: TrainingSet) -> _Fitted:
-    p, folds, rows = _cross_validate(config, train_set)
-    final = _new_classifier(config).fit(train_set.X, train_set.y, train_set.weight)
+def _saved_fold(checkpoints: StepCheckpoints | None, step: str, n_rows: int,
+                tr: np.ndarray, te: np.ndarray) -> dict[str, Any] | None:
+    """The checkpoint of a fold if it was fitted on these very train / test rows."""
+    saved = checkpoints.load(step) if checkpoints is not None else None
+    if saved is None:
+        return None
+    try:
+        same = saved["n_rows"] == n_rows and saved["n_train"] == len(tr) \
+            and np.array_equal(saved["rows"], te) and isinstance(saved["scores"], dict) \
+            and saved["p"].dtype == np.float64 and saved["p"].shape == te.shape
+    except (KeyError, TypeError, AttributeError, ValueError):
+        return None
+    return saved if same else None
+
+
+def _train_pooled(config: TrainConfig, train_set: TrainingSet, test_set: TrainingSet,
+                  checkpoints: StepCheckpoints | None = None,
+                  on_step_done: Callable[[str, int, int], None] | None = None) -> _Fitted:
+    """Purged k-fold CV, then the final fit on the whole training period. With ``checkpoints``
+    every fold and the final classifier are saved as they finish and loaded again by a re-run
+    on the same inputs, so an interrupted run resumes with an identical result;
+    ``on_step_done(step, done, total)`` follows each newly fitted step (``fold-0``, ...,
+    ``final``; ``total`` = folds + 1)."""
+    n_steps = config.cv.n_splits + 1
+    fitted_now: list[str] = []
+
+    def fold_done(step: str, k: int) -> None:
+        fitted_now.append(step)
+        if on_step_done is not None:
+            on_step_done(step, k + 1, n_steps)
+
+    p, folds, rows = _cross_validate(config, train_set, checkpoints, fold_done)
+    saved = checkpoints.load("final") if checkpoints is not None else None
+    final = saved.get("classifier") if saved is not None \
+        and saved.get("n_rows") == len(train_set) else None
+    if not hasattr(final, "predict_proba"):
+        final = _new_classifier(config).fit(train_set.X, train_set.y, train_set.weight)
+        if checkpoints is not None:
+            checkpoints.save("final", {"n_rows": len(train_set), "classifier": final})
+            fitted_now.append("final")
+            if on_step_done is not None:
+                on_step_done("final", n_steps, n_steps)
+    if checkpoints is not None:
+        logger.info("pooled training: %d of %d steps from checkpoints in %s",
+                    n_steps - len(fitted_now), n_steps, checkpoints.folder)
     model = CalibratedModel(train_set.feature_names, "pooled", config.model, classifier=final)
     oof = train_set.frame[_META].assign(fold=folds, p_raw=p)
     test = test_set.frame[_META].assign(p_raw=final.predict_proba(test_set.X))
