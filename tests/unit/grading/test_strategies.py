@@ -110,3 +110,21 @@ def test_ml_signal_takes_no_position_among_names_the_model_scores_equally():
 
     constant = preds.assign(p_cal=[0.5648 + (i % 2) * 1e-13 for i in range(20)])
     assert (ml_signal(constant, bars).loc[ts] == 0).all()
+
+
+def test_close_panel_equals_pandas_pivot_table_last():
+    """The dense placement equals pivot_table(aggfunc="last") on unsorted bars with missing
+    values, a symbol without any close (left out) and a date without any close (left out)."""
+    from alphaloop.grading.strategies import close_panel
+    from alphaloop.ingest.sources import SyntheticSource
+
+    bars = SyntheticSource(12, 60, 3).generate().sample(frac=1.0, random_state=2)
+    bars.loc[bars.index[:25], "close"] = np.nan
+    bars.loc[bars["symbol"] == bars["symbol"].iloc[0], "close"] = np.nan
+    bars.loc[bars["ts"] == bars["ts"].min(), "close"] = np.nan
+    expected = bars.pivot_table(index="ts", columns="symbol", values="close",
+                                aggfunc="last").sort_index()
+    expected.index.name, expected.columns.name = "ts", "symbol"
+    got = close_panel(bars)
+    assert got.shape == (59, 11)
+    pd.testing.assert_frame_equal(got, expected, check_freq=False)

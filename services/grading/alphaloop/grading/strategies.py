@@ -48,11 +48,21 @@ DEFAULT_REBALANCE_EVERY = 5
 
 
 def close_panel(bars: pd.DataFrame, field: str = "close") -> pd.DataFrame:
-    """``bars`` (long: symbol, ts, ...) as a wide ts x symbol frame of ``field``."""
+    """``bars`` (long: symbol, ts, ...) as a wide ts x symbol frame of ``field``.
+
+    Equal to ``bars.pivot_table(index=ts, columns="symbol", values=field, aggfunc="last")``
+    (dates and symbols without any value left out, sorted), without its group-by: one
+    placement into a dense array, which matters at 20 million bars. A repeated
+    (symbol, ts) keeps its last non-NaN value in row order, as ``last`` does."""
     ts = "ts" if "ts" in bars.columns else "timestamp"
-    wide = bars.pivot_table(index=ts, columns="symbol", values=field, aggfunc="last")
-    wide.index.name, wide.columns.name = "ts", "symbol"
-    return wide.sort_index()
+    values = bars[field].to_numpy(dtype=np.float64, na_value=np.nan)
+    have = ~np.isnan(values)
+    t_codes, stamps = pd.factorize(bars[ts].array[have], sort=True)
+    s_codes, symbols = pd.factorize(bars["symbol"].to_numpy()[have], sort=True)
+    grid = np.full((len(stamps), len(symbols)), np.nan)
+    grid[t_codes, s_codes] = values[have]  # repeated keys: numpy keeps the last assignment
+    return pd.DataFrame(grid, index=pd.Index(stamps, name="ts"),
+                        columns=pd.Index(symbols, name="symbol"), copy=False)
 
 
 def rebalance_dates(dates: Sequence[pd.Timestamp] | pd.DatetimeIndex,

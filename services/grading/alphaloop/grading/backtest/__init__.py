@@ -44,7 +44,8 @@ See ``BacktestConfig`` for the cost fields and ``BacktestResult`` for the output
 """
 
 from alphaloop.grading.backtest.config import BacktestConfig
+from alphaloop.grading.backtest.inputs import BarGrid, bar_grid
 from alphaloop.grading.backtest.result import BacktestResult
 from alphaloop.grading.backtest.run import backtest
 
-__all__ = ["BacktestConfig", "BacktestResult", "backtest"]
+__all__ = ["BacktestConfig", "BacktestResult", "BarGrid", "backtest", "bar_grid"]

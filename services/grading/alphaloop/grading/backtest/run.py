@@ -12,7 +12,12 @@ import pandas as pd
 from alphaloop.common.errors import InvalidInputError
 from alphaloop.grading.backtest import core
 from alphaloop.grading.backtest.config import BacktestConfig
-from alphaloop.grading.backtest.inputs import align_decisions, bar_grid, lagged_statistics
+from alphaloop.grading.backtest.inputs import (
+    BarGrid,
+    align_decisions,
+    bar_grid,
+    lagged_statistics,
+)
 from alphaloop.grading.backtest.result import (
     BacktestResult,
     equity_frame,
@@ -49,7 +54,7 @@ def _bracket_fractions(frame: pd.DataFrame | None, default: float | None, field:
 
 
 def backtest(
-    bars: pd.DataFrame,
+    bars: pd.DataFrame | BarGrid,
     targets: pd.DataFrame,
     *,
     kind: TargetKind = "weights",
@@ -62,7 +67,8 @@ def backtest(
 
     Args:
         bars: one row per bar: ``symbol, ts, open, high, low, close, volume`` (other columns
-            are ignored), e.g. the quality gate's ``good`` bars.
+            are ignored), e.g. the quality gate's ``good`` bars; or their :func:`bar_grid`,
+            to run many backtests on one universe without pivoting it each time.
         targets: the decision taken at each bar's close, either wide (index ``ts``, one column
             per symbol) or long (columns ``symbol, ts, target``). NaN or absent means no new
             decision: the previous target stands (and a partly filled order keeps working).
@@ -80,7 +86,7 @@ def backtest(
         raise InvalidInputError("kind", f"'weights' or 'shares', got {kind!r}")
     if not (math.isfinite(initial_capital) and initial_capital > 0):
         raise InvalidInputError("initial_capital", "must be a finite number > 0")
-    grid = bar_grid(bars)
+    grid = bars if isinstance(bars, BarGrid) else bar_grid(bars)
     shape = (len(grid.ts), len(grid.symbols))
     target = align_decisions(targets, grid, "targets")
     if np.isinf(target).any():
