@@ -12,7 +12,7 @@ costs -> metrics, grades and the promotion gate. Not timed: generating the synth
 first-call compilation (a warm-up run on a small universe first; compiled kernels are cached
 on disk in a real deployment).
 
-Config: ``services/models/configs/universe.yaml`` (CUSUM-sampled events, 100 trees, 63 bins;
+Config: ``services/models/alphaloop/models/configs/universe.yaml`` (CUSUM-sampled events, 100 trees, 63 bins;
 its header says why), or ``ALPHALOOP_BENCH_PIPELINE_CONFIG``. Size:
 ``ALPHALOOP_BENCH_PIPELINE_SYMBOLS`` (default 8000) x ``ALPHALOOP_BENCH_PIPELINE_BARS`` (default
 2520); the JSON says whether the target size was measured (``measured_at_target_size``).
@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CONFIG = ROOT / "services" / "models" / "configs" / "universe.yaml"
+DEFAULT_CONFIG = ROOT / "services" / "models" / "alphaloop" / "models" / "configs" / "universe.yaml"
 
 
 def _pipeline(bars, config, state: Path) -> dict:

@@ -77,7 +77,9 @@ def run(
         Path, typer.Option(help="Folder of run reports (runs/<timestamp>/report.json, .html).")
     ] = Path("runs"),
     config: Annotated[
-        Path | None, typer.Option(help="Training config YAML (default: the shipped one).")
+        Path | None,
+        typer.Option(help="Training config: a YAML file, or a shipped config by name "
+                          "(default, universe); default: default."),
     ] = None,
 ) -> None:
     """Run the whole overnight loop on embedded defaults and the bundled real data: hydrate ->
@@ -99,7 +101,9 @@ def train(
                                      "(default ALPHALOOP_MODELS_STATE_DIR, else .alphaloop).")
     ] = None,
     config: Annotated[
-        Path | None, typer.Option(help="Training config YAML (default: the shipped one).")
+        Path | None,
+        typer.Option(help="Training config: a YAML file, or a shipped config by name "
+                          "(default, universe); default: default."),
     ] = None,
 ) -> None:
     """Train on the stored bars, log the run to MLflow and register a new model version (the

@@ -1,6 +1,7 @@
 """The training configuration: one YAML file says which model, with which parameters, on
-which features and labels, validated how, calibrated how. The default lives in
-``services/models/configs/default.yaml``; :func:`load_config` reads it (or any other file),
+which features and labels, validated how, calibrated how. The shipped configs are package data
+in ``alphaloop/models/configs/`` (``default.yaml``, ``universe.yaml``), so any install and
+every service image carries them; :func:`load_config` reads one by name or any file,
 :func:`parse_config_text` reads the same YAML or JSON given as text (the Train RPC)."""
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from alphaloop.common.errors import InvalidInputError
 from alphaloop.models.dataset import DatasetSettings, LabelSettings
 from alphaloop.models.training.classifiers import MODEL_CLASSES
 
-#: services/models/configs/default.yaml, found from this file (editable install or source tree).
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[3] / "configs" / "default.yaml"
+#: The shipped configs: package data next to this package (any install, editable or not).
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+DEFAULT_CONFIG_PATH = CONFIG_DIR / "default.yaml"
 
 
 class CVSettings(BaseModel):
@@ -136,10 +138,18 @@ class TrainConfig(BaseModel):
         return out
 
 
+def shipped_configs() -> list[str]:
+    """Names of the configs shipped with the package (``alphaloop/models/configs/*.yaml``)."""
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
 def load_config(path: str | Path | None = None, **overrides: Any) -> TrainConfig:
-    """Read a YAML training config (default: the shipped ``default.yaml``); ``overrides``
-    replace top-level keys (e.g. ``model="xgboost"``)."""
+    """Read a YAML training config: a file path, or the name of a shipped config
+    (``default``, ``universe``: :func:`shipped_configs`) when no such file exists; default
+    ``default``. ``overrides`` replace top-level keys (e.g. ``model="xgboost"``)."""
     path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
+    if not path.exists() and path.parent == Path(".") and path.stem in shipped_configs():
+        path = CONFIG_DIR / f"{path.stem}.yaml"
     try:
         text = path.read_text()
     except OSError as exc:
