@@ -54,6 +54,7 @@ from prometheus_client import Counter
 
 from alphaloop.common.bus import Bus, Message, Subscription
 from alphaloop.common.bus.base import H_CONTENT_TYPE
+from alphaloop.common.bus.consumer import GroupConsumer
 from alphaloop.common.metrics import REGISTRY
 from alphaloop.common.topics import Topic
 from alphaloop.models.serving import ModelServer, timestamp_ns
@@ -246,7 +247,7 @@ def decode_bars(message: Message) -> list[market_data_pb2.Bar]:
     return [market_data_pb2.Bar.FromString(message.value)]
 
 
-class OutcomeTracker:
+class OutcomeTracker(GroupConsumer):
     """Consumes the signals and bars topics and feeds realised outcomes of the served
     version's signals to ``ModelServer.record_outcome``. ``handle`` is the bus handler (usable
     directly in tests); ``run`` is the consume loop until ``stop`` is set."""
@@ -312,17 +313,6 @@ class OutcomeTracker:
                 OUTCOME_DROPS.labels(model, "superseded").inc()
         return recorded
 
-    def subscribe(self) -> Subscription:
-        if self._sub is None:
-            self._sub = self.bus.subscribe([self.signals_topic, self.bars_topic],
-                                           group=self.group)
-        return self._sub
-
-    def run(self, stop: threading.Event, poll_timeout: float = 1.0) -> None:
-        self.subscribe().run(self.handle, max_attempts=self.max_attempts, stop=stop,
-                             poll_timeout=poll_timeout)
-
-    def close(self) -> None:
-        if self._sub is not None:
-            self._sub.close()
-            self._sub = None
+    @property
+    def consumed_topics(self) -> list[str]:
+        return [self.signals_topic, self.bars_topic]

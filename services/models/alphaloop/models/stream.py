@@ -13,12 +13,12 @@ the handler and, after the bus's retries, goes to the group's dead-letter topic.
 from __future__ import annotations
 
 import logging
-import threading
 
 from prometheus_client import Counter
 
 from alphaloop.common.bus import Bus, Message, Subscription
 from alphaloop.common.bus.base import H_MESSAGE_ID
+from alphaloop.common.bus.consumer import GroupConsumer
 from alphaloop.common.metrics import REGISTRY
 from alphaloop.common.topics import Topic
 from alphaloop.models.serving import ModelServer, make_signal, timestamp_datetime
@@ -35,7 +35,7 @@ STREAM_VECTORS = Counter(
 )
 
 
-class SignalStream:
+class SignalStream(GroupConsumer):
     """Consumes feature vectors and publishes signals. ``handle`` is the bus handler (usable
     directly in tests); ``run`` is the consume loop until ``stop`` is set."""
 
@@ -86,16 +86,6 @@ class SignalStream:
         log.info("no signal for %s: %s", vector.symbol, why)
         self.server._report_health()
 
-    def subscribe(self) -> Subscription:
-        if self._sub is None:
-            self._sub = self.bus.subscribe(self.features_topic, group=self.group)
-        return self._sub
-
-    def run(self, stop: threading.Event, poll_timeout: float = 1.0) -> None:
-        self.subscribe().run(self.handle, max_attempts=self.max_attempts, stop=stop,
-                             poll_timeout=poll_timeout)
-
-    def close(self) -> None:
-        if self._sub is not None:
-            self._sub.close()
-            self._sub = None
+    @property
+    def consumed_topics(self) -> str:
+        return self.features_topic
