@@ -34,12 +34,22 @@ Out-of-order and duplicate bars
     symbol's last bar, or for a date already emitted, is rejected with a logged warning and
     counted in ``rejected``; it is never used.
 
+Restart
+    The history lives in memory only, so a restarted engine is seeded from the stored bars
+    (:meth:`IncrementalEngine.seed`): dates whose vectors were already published become
+    history silently (the dependency series that panel features read are computed in one
+    kernel run per symbol, equal to the per-date runs because kernels are causal); later
+    dates go through the normal path and are emitted when they complete. The vectors are
+    then those of an engine that never stopped, and no date is lost.
+
 Cost (S symbols, T bars each, F series features)
     Per completed date: O(F * T) per symbol that traded (kernels over the full history), plus
     O(S * T) to assemble the panel for the panel features. Over a whole stream that is
     O(F * S * T^2): fine for a live day-by-day feed and for tests (30 symbols x 1 year in a few
     seconds), quadratic for replaying years of history bar by bar; use the batch ``compute``
     for backfills. Memory: the full history (6 float64 columns + kept dependency series).
+    A seed costs one kernel run per symbol and kept series over the silent history, O(S * T),
+    plus the per-date cost for each date it replays.
 """
 
 from __future__ import annotations
@@ -60,6 +70,7 @@ from alphaloop.features.library.engine import (
     SymbolBars,
     _bound,
     _check_params,
+    _timestamps,
     select,
 )
 from alphaloop.features.library.registry import REGISTRY, FeatureSpec
@@ -115,8 +126,10 @@ class _History:
         self.cols = {c: np.empty(16) for c in _COLUMNS}
         self.kept = {k: np.empty(16) for k in kept_names}
 
-    def _grow(self) -> None:
-        cap = self.ts.shape[0] * 2
+    def _grow(self, need: int) -> None:
+        cap = self.ts.shape[0]
+        while cap < need:
+            cap *= 2
         self.ts = np.resize(self.ts, cap)
         for d in (self.cols, self.kept):
             for k in d:
@@ -124,13 +137,25 @@ class _History:
 
     def append(self, ts: int, values: Mapping[str, float]) -> None:
         if self.n == self.ts.shape[0]:
-            self._grow()
+            self._grow(self.n + 1)
         self.ts[self.n] = ts
         for c in _COLUMNS:
             self.cols[c][self.n] = values[c]
         for k in self.kept:
             self.kept[k][self.n] = np.nan
         self.n += 1
+
+    def extend(self, ts: np.ndarray, cols: Mapping[str, np.ndarray]) -> None:
+        """Append many bars at once (in time order, after the last one); kept values NaN."""
+        lo, hi = self.n, self.n + ts.shape[0]
+        if hi > self.ts.shape[0]:
+            self._grow(hi)
+        self.ts[lo:hi] = ts
+        for c in _COLUMNS:
+            self.cols[c][lo:hi] = cols[c]
+        for k in self.kept:
+            self.kept[k][lo:hi] = np.nan
+        self.n = hi
 
     def contains(self, ts: int) -> bool:
         i = int(np.searchsorted(self.ts[: self.n], ts))
@@ -157,7 +182,8 @@ def _bar_values(bar: Any) -> tuple[str, int, dict[str, float]]:
 
 class IncrementalEngine:
     """Feed bars with :meth:`add` (or :meth:`add_many`), collect :class:`FeatureRow` s as dates
-    complete, call :meth:`flush` at end of stream. See the module docstring for the rules.
+    complete, call :meth:`flush` at end of stream; after a restart, :meth:`seed` the new engine
+    from the stored bars first. See the module docstring for the rules.
 
     ``names``/``params``/``market_index`` mean what they mean for ``compute``. ``inputs`` are
     the bar columns the stream carries (default OHLCV); features needing others are left out
@@ -204,17 +230,22 @@ class IncrementalEngine:
         self._pending: dict[int, dict[str, dict[str, float]]] = {}
         self._last_ts: dict[str, int] = {}  # newest accepted bar per symbol (pending or not)
         self._emitted_through: int | None = None
+        self.accepted = 0  # bars taken by add() (a seed's replayed bars included)
+        self.seeded = 0  # bars a seed loaded as history without emitting
         self.duplicates = 0
         self.rejected = 0
 
     # -- input ----------------------------------------------------------------------------
     def add(self, bar: Any) -> list[FeatureRow]:
         """Take one bar; return the vectors of every date this bar completed (often none)."""
-        symbol, ts, values = _bar_values(bar)
+        return self._take(*_bar_values(bar))
+
+    def _take(self, symbol: str, ts: int, values: dict[str, float]) -> list[FeatureRow]:
         if not self._accept(symbol, ts, values):
             return []
         self._pending.setdefault(ts, {})[symbol] = values
         self._last_ts[symbol] = ts
+        self.accepted += 1
         return self._emit(self._complete_through(ts))
 
     def add_many(self, bars: Iterable[Any]) -> list[FeatureRow]:
@@ -232,6 +263,87 @@ class IncrementalEngine:
     @property
     def pending_dates(self) -> int:
         return len(self._pending)
+
+    @property
+    def emitted_through(self) -> pd.Timestamp | None:
+        """The newest date whose vectors were emitted (or seeded as emitted); None: none."""
+        if self._emitted_through is None:
+            return None
+        return pd.Timestamp(self._emitted_through, unit="ns", tz="UTC")
+
+    # -- restart ----------------------------------------------------------------------------
+    def seed(self, bars: pd.DataFrame, *, emitted_through: Any = None) -> list[FeatureRow]:
+        """Load a restarted engine's history from stored bars; return the vectors this emits.
+
+        ``bars``: the store's layout (``symbol``, ``ts`` or ``timestamp``, OHLCV, optional
+        ``vwap``), one interval, any row order. ``emitted_through``: the newest date whose
+        vectors were published before the restart (the stream's watermark), None if unknown.
+
+        Dates up to ``emitted_through`` (unknown: every date strictly before the newest date
+        of ``bars``) become history without emitting a vector: theirs went out before the
+        restart. The later dates go through :meth:`add`, so their vectors are emitted when
+        they complete (right away, or when the bus brings the bars that complete them), as if
+        the engine had never stopped: the dates pending at the crash, whose bars the bus had
+        acknowledged, are emitted after all. Vectors equal the batch ``compute`` over the
+        whole history bit for bit, as without a restart.
+
+        Delivery is at least once: the newest date may have been published just before the
+        crash and is then published twice. Downstream dedupes on the bar: a vector is
+        identified by (symbol, timestamp), the models service derives a signal's id from
+        (model, version, symbol, timestamp, strategy) and the order's client id from the
+        signal id, so a second vector for a bar yields the same signal and order ids.
+
+        Bars the bus delivers again that the seed holds are ignored as duplicates; a bar for a
+        silently loaded date that the store lacked is rejected as late (``rejected``). Only a
+        fresh engine can be seeded (``RuntimeError`` otherwise).
+        """
+        if self._hist or self._pending or self._emitted_through is not None:
+            raise RuntimeError("seed() needs a fresh engine: this one already holds bars")
+        symbols, ts, cols = _stored_bars(bars)
+        if ts.shape[0] == 0:
+            return []
+        if emitted_through is None:
+            dates = np.unique(ts)
+            cut = int(dates[-2]) if dates.shape[0] > 1 else None
+        else:
+            cut = _ns(emitted_through)
+        silent = ts <= cut if cut is not None else np.zeros(ts.shape[0], bool)
+        if silent.any():
+            self._load_history(symbols[silent], ts[silent],
+                               {c: v[silent] for c, v in cols.items()})
+            logger.info("seeded %d bars of %d symbols as history through %s (vectors already "
+                        "published)", self.seeded, len(self._hist), _iso(self._emitted_through))
+        replay = np.flatnonzero(~silent)
+        replay = replay[np.lexsort((symbols[replay], ts[replay]))]  # date by date
+        rows: list[FeatureRow] = []
+        for i in replay:
+            rows.extend(self._take(str(symbols[i]), int(ts[i]),
+                                   {c: float(cols[c][i]) for c in _COLUMNS}))
+        if replay.shape[0]:
+            logger.info("replayed %d stored bars of %d later dates: %d vectors emitted, %d dates "
+                        "pending", replay.shape[0], np.unique(ts[replay]).shape[0], len(rows),
+                        self.pending_dates)
+        return rows
+
+    def _load_history(self, symbols: np.ndarray, ts: np.ndarray,
+                      cols: Mapping[str, np.ndarray]) -> None:
+        """Bars sorted by (symbol, ts) become history; the kept dependency series are computed
+        in one kernel run per symbol (causal kernels: equal to the per-date runs)."""
+        starts = np.flatnonzero(np.r_[True, symbols[1:] != symbols[:-1]])
+        ends = np.r_[starts[1:], symbols.shape[0]]
+        for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
+            h = self._hist[str(symbols[lo])] = _History(self._kept_names)
+            h.extend(ts[lo:hi], {c: v[lo:hi] for c, v in cols.items()})
+            self._last_ts[str(symbols[lo])] = int(ts[hi - 1])
+        has_vwap = bool(np.any(~np.isnan(cols["vwap"])))
+        keep_jobs = [(name, fn) for name, fn, _col, keep in self._series_jobs if keep]
+        for h in self._hist.values() if keep_jobs else ():
+            sb = SymbolBars({c: (h.cols[c] if (c in self._available or (c == "vwap" and has_vwap))
+                                 else None) for c in _COLUMNS}, h.ts, 0, h.n)
+            for name, fn in keep_jobs:
+                h.kept[name][: h.n] = fn(sb)
+        self._emitted_through = int(ts.max())
+        self.seeded += int(ts.shape[0])
 
     def _accept(self, symbol: str, ts: int, values: Mapping[str, float]) -> bool:
         pending = self._pending.get(ts, {}).get(symbol)
@@ -322,6 +434,33 @@ class IncrementalEngine:
         position = {s: i for i, s in enumerate(names)}
         last_rows = np.array([offsets[position[s] + 1] - 1 for s in symbols], np.int64)
         return panel, last_rows
+
+
+def _stored_bars(bars: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """(symbols, ts ns, columns) of a bar frame, sorted by (symbol, ts); a missing column (vwap)
+    is NaN. Two bars of one symbol at one timestamp (two intervals mixed) are an error."""
+    if len(bars) == 0:
+        return np.array([], str), np.array([], np.int64), {}
+    ts_col = "ts" if "ts" in bars.columns else "timestamp"
+    symbols = bars["symbol"].astype(str).to_numpy(dtype=str)
+    ts = _timestamps(bars[ts_col])
+    order = np.lexsort((ts, symbols))
+    symbols, ts = symbols[order], ts[order]
+    dup = (symbols[1:] == symbols[:-1]) & (ts[1:] == ts[:-1])
+    if dup.any():
+        at = int(np.argmax(dup))
+        raise ValueError(f"seed bars hold two bars of {symbols[at]} at {_iso(int(ts[at]))} "
+                         "(read one interval)")
+    cols = {c: (bars[c].to_numpy(dtype=np.float64, na_value=np.nan)[order] if c in bars.columns
+                else np.full(ts.shape[0], np.nan)) for c in _COLUMNS}
+    cols["vwap"][cols["vwap"] == 0.0] = np.nan  # as off the bus, where 0 means unknown
+    return symbols, ts, cols
+
+
+def _ns(when: Any) -> int:
+    stamp = pd.Timestamp(when)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return int(stamp.value)
 
 
 def _same(a: Mapping[str, float], b: Mapping[str, float]) -> bool:
