@@ -24,12 +24,13 @@ grade -> gate -> promotion, with a report.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pandas as pd
 
@@ -268,6 +269,52 @@ def verdict_sentence(outcome: GradingOutcome) -> str:
             f"(spread, impact, commission, borrow).")
 
 
+log = logging.getLogger("alphaloop.grading.pipeline")
+
+
+class TrainingProgress:
+    """Progress of a training run's steps (CV folds and the final fit, or symbols), as
+    ``train``'s ``on_step_done``: a Rich bar with the step and elapsed time when ``console`` is
+    a terminal, one log line per step elsewhere (the cluster's structured logs). Steps loaded
+    from checkpoints are not reported, so a resumed run's bar starts part-way."""
+
+    def __init__(self, console: Any = None) -> None:
+        self.console = console
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        if self.console is None or not getattr(self.console, "is_terminal", False):
+            log.info("training: %s done (%d/%d)", step, done, total)
+            return
+        if self._progress is None:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._progress = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(),
+                                      TextColumn("{task.fields[step]}"), TimeElapsedColumn(),
+                                      console=self.console, transient=True)
+            self._progress.start()
+            self._task = self._progress.add_task("train", total=total, step=step)
+        self._progress.update(self._task, completed=done, total=total, step=step)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def run_pipeline(state_dir: str | Path = ".alphaloop", config_path: str | Path | None = None,
                  console: Any = None, bars: pd.DataFrame | None = None, *,
                  runs_dir: str | Path = "runs", clock: Any = None,
@@ -328,7 +375,9 @@ def run_pipeline(state_dir: str | Path = ".alphaloop", config_path: str | Path |
     say(f"train: features -> triple-barrier labels -> purged {config.cv.n_splits}-fold CV -> "
         f"{config.model} ({config.mode}) -> calibration -> MLflow")
     tracking = Tracking(state_dir=state_dir)
-    result = train(config, bars, tracking, sectors=sectors, run_dir=state_dir / "training")
+    with TrainingProgress(console) as progress:
+        result = train(config, bars, tracking, sectors=sectors, run_dir=state_dir / "training",
+                       on_step_done=progress)
     timings["features_labels"] = float(result.timings.get("dataset", 0.0))
     timings["cv_training"] = float(result.timings.get("fit", 0.0))
     timings["calibration"] = float(result.timings.get("calibration", 0.0))
@@ -392,8 +441,9 @@ def train_job(settings: Any, config_path: str | Path | None = None,
 
     bars = _stored_bars(settings)
     config = load_config(config_path) if config_path else load_config()
-    result = train(config, bars, _tracking(settings),
-                   run_dir=Path(settings.state_dir) / "training")
+    with TrainingProgress(console) as progress:
+        result = train(config, bars, _tracking(settings),
+                       run_dir=Path(settings.state_dir) / "training", on_step_done=progress)
     if console is not None:
         console.print(f"registered {config.registry_name} v{result.model_version} (run "
                       f"{result.run_id}): CV AUC {result.cv_mean()['auc']:.3f}, test AUC "
