@@ -416,30 +416,15 @@ def _tracking(settings: Any):
     return Tracking(settings.tracking_uri or None, state_dir=settings.state_dir)
 
 
-def _stored_bars(settings: Any) -> pd.DataFrame:
-    """Every bar in the configured store (DuckDB under the state dir by default, PostgreSQL in
-    the cluster)."""
-    from alphaloop.common.errors import FailedPreconditionError
-
-    where = f"{settings.store_backend} {settings.effective_store_url}"
-    if settings.store_backend == "duckdb" and not Path(settings.effective_store_url).exists():
-        raise FailedPreconditionError(f"no store at {where}: run `alphaloop hydrate` first")
-    with _open_store(settings) as store:
-        store.migrate()
-        bars = store.read_bars()
-    if bars.empty:
-        raise FailedPreconditionError(f"no bars in {where}: run `alphaloop hydrate` first")
-    return bars
-
-
 def train_job(settings: Any, config_path: str | Path | None = None,
               console: Any = None) -> Any:
     """``alphaloop train`` (the CronJob): train on the stored bars, log to MLflow and register
     a new version (no alias: ``alphaloop grade`` decides). ``settings``: the models service's
     (store and tracking URI)."""
+    from alphaloop.common.store import stored_bars
     from alphaloop.models.training import load_config, train
 
-    bars = _stored_bars(settings)
+    bars = stored_bars(settings.store_backend, settings.effective_store_url)
     config = load_config(config_path) if config_path else load_config()
     with TrainingProgress(console) as progress:
         result = train(config, bars, _tracking(settings),
@@ -457,6 +442,7 @@ def grade_job(settings: Any, model_name: str | None = None,
     predictions (logged with its run) on the stored bars; ``champion`` if it passes the gate.
     ``settings``: the grading service's (store and tracking URI)."""
     from alphaloop.common.errors import NotFoundError
+    from alphaloop.common.store import stored_bars
     from alphaloop.grading.promotion import promote
     from alphaloop.models.training import load_config
 
@@ -473,7 +459,7 @@ def grade_job(settings: Any, model_name: str | None = None,
     local = tracking.client.download_artifacts(chosen.run_id, "predictions/test.parquet",
                                                str(state_dir / "grading"))
     predictions = pd.read_parquet(local)
-    bars = _stored_bars(settings)
+    bars = stored_bars(settings.store_backend, settings.effective_store_url)
     outcome = grade_predictions(bars, predictions,
                                 meta_threshold=meta_threshold_of_run(tracking, chosen.run_id))
     with _open_store(settings) as store:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import grpc
 
@@ -40,7 +39,7 @@ from alphaloop.common.errors import (
     InvalidInputError,
     NotFoundError,
 )
-from alphaloop.common.store import open_store
+from alphaloop.common.store import stored_bars
 from alphaloop.models.config import Settings
 from alphaloop.models.registry import Tracking
 from alphaloop.models.serving import ModelServer, ServedModel, make_signal
@@ -49,9 +48,6 @@ from alphaloop.models.training import TrainConfig, TrainResult, load_config, tra
 from alphaloop.models.training.config import parse_config_text
 from alphaloop.models.training.pipeline import SCORES
 from alphaloop.v1 import models_service_pb2, models_service_pb2_grpc
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 SERVICE_NAME = models_service_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name
 
@@ -81,20 +77,6 @@ def train_config(request: models_service_pb2.TrainRequest) -> TrainConfig:
         except InvalidInputError as exc:
             raise InvalidInputError("config_path", exc.problem) from exc
     return load_config()
-
-
-def stored_bars(settings: Settings) -> pd.DataFrame:
-    """Every daily bar in the configured store (DuckDB under the state dir by default,
-    PostgreSQL in the cluster); FAILED_PRECONDITION when there is none."""
-    where = f"{settings.store_backend} {settings.effective_store_url}"
-    if settings.store_backend == "duckdb" and not Path(settings.effective_store_url).exists():
-        raise FailedPreconditionError(f"no store at {where}: run `alphaloop hydrate` first")
-    with open_store(settings.store_backend, settings.effective_store_url) as store:
-        store.migrate()
-        bars = store.read_bars()
-    if bars.empty:
-        raise FailedPreconditionError(f"no bars in {where}: run `alphaloop hydrate` first")
-    return bars
 
 
 def make_model_server(settings: Settings, clock: Clock | None = None) -> ModelServer:
@@ -138,7 +120,7 @@ class ModelsApi(models_service_pb2_grpc.ModelServiceServicer):
         """Train on the stored bars, then log and register the run in the served registry.
         Logging points MLflow's process-global URI at the store, so it holds the registry lock
         (the poll and Predict wait for that part, not for the training)."""
-        bars = stored_bars(self.settings)
+        bars = stored_bars(self.settings.store_backend, self.settings.effective_store_url)
         try:
             result = train(config, bars, run_dir=Path(self.settings.state_dir) / "training")
         except InvalidInputError as exc:

@@ -8,7 +8,7 @@ backend (TimescaleDB hypertables when the extension exists, plain tables otherwi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alphaloop.common.store.base import Store
 from alphaloop.common.store.schema import (
@@ -20,6 +20,9 @@ from alphaloop.common.store.schema import (
     TableSpec,
     TimescalePolicy,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BACKENDS = ("duckdb", "postgres")
 
@@ -39,6 +42,25 @@ def open_store(backend: str, url: str, **opts: Any) -> Store:
 
         return PostgresStore(url, **opts)
     raise ValueError(f"unknown store backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+
+
+def stored_bars(backend: str, url: str) -> pd.DataFrame:
+    """Every bar in the store at ``backend`` / ``url`` (migrated first): what ``alphaloop train``,
+    ``alphaloop grade`` and the Train RPC read. ``FailedPreconditionError`` saying to run
+    ``alphaloop hydrate`` when there is no DuckDB file or no bar at all."""
+    from pathlib import Path
+
+    from alphaloop.common.errors import FailedPreconditionError
+
+    where = f"{backend} {url}"
+    if backend == "duckdb" and not Path(url).exists():
+        raise FailedPreconditionError(f"no store at {where}: run `alphaloop hydrate` first")
+    with open_store(backend, url) as store:
+        store.migrate()
+        bars = store.read_bars()
+    if bars.empty:
+        raise FailedPreconditionError(f"no bars in {where}: run `alphaloop hydrate` first")
+    return bars
 
 
 def __getattr__(name: str) -> Any:
