@@ -235,7 +235,7 @@ def build_training_set(
     # (t0, symbol) order: symbol codes follow the sorted symbol names (the frame is sorted)
     order = np.lexsort((codes[rows], ts_ns[rows]))
     rows, touch, weights = rows[order], touch[order], weights[order]
-    values = _feature_matrix(frame, specs, rows, settings, threads)
+    values = _feature_matrix(frame, codes, specs, rows, settings, threads)
     ts = frame["ts"].array
     out = pd.DataFrame({
         "symbol": frame["symbol"].to_numpy()[rows], "t0": ts[rows], "t1": ts[touch],
@@ -275,8 +275,8 @@ def _label_path(frame: pd.DataFrame, close: np.ndarray, labels: LabelSettings) -
     return close
 
 
-def _feature_matrix(frame: pd.DataFrame, specs, rows: np.ndarray, settings: DatasetSettings,
-                    threads: int | None) -> np.ndarray:
+def _feature_matrix(frame: pd.DataFrame, codes: np.ndarray, specs, rows: np.ndarray,
+                    settings: DatasetSettings, threads: int | None) -> np.ndarray:
     """The features of ``frame``'s rows ``rows`` (in that order) as one (features x rows)
     C-contiguous array of ``settings.feature_dtype`` (its transpose is the row-major view a
     DataFrame takes without copying), computed whole or per chunk of symbols."""
@@ -284,7 +284,7 @@ def _feature_matrix(frame: pd.DataFrame, specs, rows: np.ndarray, settings: Data
 
     dtype = np.dtype(settings.feature_dtype)
     names = [s.name for s in specs]
-    n_symbols = int(frame["symbol"].nunique())
+    n_symbols = int(codes[-1]) + 1 if len(codes) else 0  # codes run 0, 1, ... in row order
     chunk = settings.chunk_symbols
     out = np.empty((len(names), rows.shape[0]), dtype=dtype)
 
@@ -302,7 +302,6 @@ def _feature_matrix(frame: pd.DataFrame, specs, rows: np.ndarray, settings: Data
     if panel:
         fill(panel, frame, slice(None), rows)
     if series:
-        codes = frame["symbol"].factorize(sort=False)[0]
         bounds = np.r_[np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]), len(frame)]
         by_row = np.argsort(rows, kind="stable")
         sorted_rows = rows[by_row]
