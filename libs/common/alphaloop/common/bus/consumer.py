@@ -4,11 +4,12 @@ on first use, run its handler until a stop event is set, close the subscription.
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 
 from alphaloop.common.bus.base import Bus, Message, Subscription
 
 
-class GroupConsumer:
+class GroupConsumer(ABC):
     """Base of a consumer: subclasses set ``bus``, ``group`` and ``max_attempts`` (deliveries
     before a message goes to the group's dead-letter topic), return their topics from
     :attr:`consumed_topics` and handle one message in :meth:`handle`."""
@@ -19,11 +20,11 @@ class GroupConsumer:
     _sub: Subscription | None = None
 
     @property
-    def consumed_topics(self) -> str | list[str]:
-        raise NotImplementedError
+    @abstractmethod
+    def consumed_topics(self) -> str | list[str]: ...
 
-    def handle(self, message: Message) -> object:
-        raise NotImplementedError
+    @abstractmethod
+    def handle(self, message: Message) -> object: ...
 
     def subscribe(self) -> Subscription:
         if self._sub is None:
