@@ -30,7 +30,6 @@ class GradingApi(grading_service_pb2_grpc.GradingServiceServicer):
 # -- the RPCs (landed with issue 4) -----------------------------------------------------------
 import dataclasses as _dataclasses
 import math as _math
-import tempfile as _tempfile
 import threading as _threading
 
 import pandas as _pd
@@ -245,30 +244,13 @@ class _GradingRpcs:
 
         return bool(self.tracking.list_versions(model_id or load_config().registry_name))
 
-    def _test_predictions(self, name: str, version) -> _pd.DataFrame:
-        """The version's held-out test predictions (``predictions/test.parquet`` of its run:
-        symbol, t0, y, p_cal, ...), the only predictions grading reads: never in-sample ones.
-        Each call downloads into its own folder, so concurrent RPCs cannot read a half-written
-        file."""
-        from mlflow.exceptions import MlflowException
-
-        from alphaloop.common.errors import NotFoundError
-
-        with _tempfile.TemporaryDirectory(prefix="alphaloop-grading-") as tmp:
-            try:
-                local = self.tracking.client.download_artifacts(
-                    version.run_id, "predictions/test.parquet", tmp)
-            except (MlflowException, OSError) as exc:
-                raise NotFoundError(f"{name} v{version.version} has no out-of-sample predictions "
-                                    f"(predictions/test.parquet of its run): {exc}") from exc
-            return _pd.read_parquet(local)
-
     def Grade(self, request, context):
         from alphaloop.common.errors import InvalidInputError
         from alphaloop.grading.pipeline import (
             STRATEGY_NAMES,
             grade_predictions,
             meta_threshold_of_run,
+            test_predictions,
         )
         from alphaloop.grading.promotion import grade_rows, promote
 
@@ -276,7 +258,7 @@ class _GradingRpcs:
         if strategy not in STRATEGY_NAMES:
             raise InvalidInputError("strategy", f"one of {', '.join(STRATEGY_NAMES)}")
         name, version = self._model(request.model_id, request.model_version)
-        predictions = self._test_predictions(name, version)
+        predictions = test_predictions(self.tracking, name, version)
         _require_meta(strategy, predictions, name, version)
         if request.HasField("out_of_sample_start"):
             start = _pd.Timestamp(request.out_of_sample_start.ToDatetime(), tz="UTC")
@@ -316,6 +298,7 @@ class _GradingRpcs:
             ML_STRATEGIES,
             STRATEGY_NAMES,
             meta_threshold_of_run,
+            test_predictions,
         )
         from alphaloop.models.registry import CHAMPION
 
@@ -335,7 +318,7 @@ class _GradingRpcs:
             targets, run_id, signals = _benchmark_targets(strategy, bars, start), strategy, {}
         else:
             name, version = model
-            predictions = self._test_predictions(name, version)
+            predictions = test_predictions(self.tracking, name, version)
             _require_meta(strategy, predictions, name, version)
             predictions = _window_predictions(predictions, bars, start, end)
             targets = _ml_targets(strategy, predictions, bars,

@@ -416,6 +416,27 @@ def _tracking(settings: Any):
     return Tracking(settings.tracking_uri or None, state_dir=settings.state_dir)
 
 
+def test_predictions(tracking: Any, name: str, version: Any) -> pd.DataFrame:
+    """A registered version's held-out test predictions (``predictions/test.parquet`` of its
+    run: symbol, t0, y, p_cal, ...), the only predictions grading reads: never in-sample ones.
+    Each call downloads into its own temporary folder, so concurrent callers cannot read a
+    half-written file; ``NotFoundError`` when the run has none."""
+    import tempfile
+
+    from mlflow.exceptions import MlflowException
+
+    from alphaloop.common.errors import NotFoundError
+
+    with tempfile.TemporaryDirectory(prefix="alphaloop-grading-") as tmp:
+        try:
+            local = tracking.client.download_artifacts(version.run_id,
+                                                       "predictions/test.parquet", tmp)
+        except (MlflowException, OSError) as exc:
+            raise NotFoundError(f"{name} v{version.version} has no out-of-sample predictions "
+                                f"(predictions/test.parquet of its run): {exc}") from exc
+        return pd.read_parquet(local)
+
+
 def train_job(settings: Any, config_path: str | Path | None = None,
               console: Any = None) -> Any:
     """``alphaloop train`` (the CronJob): train on the stored bars, log to MLflow and register
@@ -446,7 +467,6 @@ def grade_job(settings: Any, model_name: str | None = None,
     from alphaloop.grading.promotion import promote
     from alphaloop.models.training import load_config
 
-    state_dir = Path(settings.state_dir)
     tracking = _tracking(settings)
     name = model_name or load_config().registry_name
     versions = tracking.list_versions(name)
@@ -456,9 +476,7 @@ def grade_job(settings: Any, model_name: str | None = None,
         (v for v in versions if v.version == str(version)), None)
     if chosen is None:
         raise NotFoundError(f"model {name!r} has no version {version}")
-    local = tracking.client.download_artifacts(chosen.run_id, "predictions/test.parquet",
-                                               str(state_dir / "grading"))
-    predictions = pd.read_parquet(local)
+    predictions = test_predictions(tracking, name, chosen)
     bars = stored_bars(settings.store_backend, settings.effective_store_url)
     outcome = grade_predictions(bars, predictions,
                                 meta_threshold=meta_threshold_of_run(tracking, chosen.run_id))
